@@ -1,0 +1,44 @@
+/**
+ * `deno task worker`: runs queues `default: 25, priority: 10` against
+ * `VERK_REDIS_URL` (default redis://127.0.0.1:6379). Every `VERK_*` variable
+ * overrides the options below. Stops gracefully on SIGINT and SIGTERM.
+ */
+import { configure, getConsoleSink } from "@logtape/logtape";
+import { configFromEnv, Verk, Worker } from "../mod.ts";
+
+/** The seed's worker: adds its two args. */
+export const ExampleWorker = {
+  perform(a: number, b: number): number {
+    return a + b;
+  },
+};
+
+/** Fails about one time in ten, to show retries; retries after 1, 2, 3 … s. */
+export class FlakyWorker extends Worker<[number]> {
+  perform(n: number): void {
+    if (Math.random() < 0.1) {
+      throw new Error(`flaky failure on job ${n} (attempt ${this.job.attempt})`);
+    }
+  }
+  override retryAt(failedAt: Date, retryCount: number): Date {
+    return new Date(failedAt.getTime() + retryCount * 1000);
+  }
+}
+
+const logLevel = Deno.env.get("VERK_LOG_LEVEL") ?? "info";
+await configure({
+  sinks: { console: getConsoleSink() },
+  loggers: [
+    { category: ["verk"], lowestLevel: logLevel as "info", sinks: ["console"] },
+    { category: ["logtape", "meta"], lowestLevel: "warning", sinks: ["console"] },
+  ],
+});
+
+const verk = new Verk({
+  queues: { default: 25, priority: 10 },
+  workers: { ExampleWorker, FlakyWorker },
+  ...configFromEnv(),
+});
+const stopped = verk.stopOnSignals();
+await verk.start();
+await stopped;

@@ -1,0 +1,31 @@
+--[[ Acknowledge finished jobs and take up to ARGV[1] new ones, in one call.
+  Taken jobs move from the right (oldest) end of the queue to this node's
+  in-progress list byte for byte; the node is registered as their owner.
+  KEYS[1] queue:<q>        KEYS[2] inprogress:<q>:<node>
+  KEYS[3] verk_nodes       KEYS[4] verk:node:<node>:queues
+  ARGV[1] how many jobs to take (0 = only acknowledge)
+  ARGV[2] node id          ARGV[3] queue name
+  ARGV[4..] exact payloads of finished jobs, removed from KEYS[2]
+  Returns: array of taken payloads, oldest first (may be empty) ]]
+for i = 4, #ARGV do
+  redis.call("LREM", KEYS[2], -1, ARGV[i])
+end
+local want = tonumber(ARGV[1])
+if want <= 0 then
+  return {}
+end
+local newest_first = redis.call("LRANGE", KEYS[1], -want, -1)
+local count = #newest_first
+if count == 0 then
+  return {}
+end
+local oldest_first = {}
+for i = count, 1, -1 do
+  oldest_first[#oldest_first + 1] = newest_first[i]
+end
+redis.call("LTRIM", KEYS[1], 0, -count - 1)
+-- LPUSH oldest first keeps the oldest at the right end, as LMOVE RIGHT LEFT would.
+redis.call("LPUSH", KEYS[2], unpack(oldest_first))
+redis.call("SADD", KEYS[3], ARGV[2])
+redis.call("SADD", KEYS[4], ARGV[3])
+return oldest_first

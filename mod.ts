@@ -1,0 +1,49 @@
+/**
+ * Verk for Deno: Sidekiq-compatible, Redis-backed job processing.
+ *
+ * Jobs are Sidekiq-format JSON in Redis, so Ruby Sidekiq, Elixir Verk and this
+ * library can share one Redis. Each queue runs isolated, with its own fetch
+ * loop, worker pool and connections; a job is always in Redis (queue,
+ * in-progress list, retry, schedule or dead set), never only in memory.
+ *
+ * @example A worker process
+ * ```ts
+ * import { Verk } from "@verk/verk";
+ * const verk = new Verk({
+ *   queues: { default: 25, priority: 10 },
+ *   workers: { ExampleWorker: { perform: (a: number, b: number) => console.log(a + b) } },
+ * });
+ * await verk.start();
+ * await verk.enqueue({ queue: "default", class: "ExampleWorker", args: [1, 2] });
+ * await verk.stopOnSignals();
+ * ```
+ * @module
+ */
+export { type JobFor, Verk, type VerkInit } from "./src/verk.ts";
+export type { JobInput } from "./src/client.ts";
+export {
+  type Config,
+  configFromEnv,
+  type LogLevel,
+  parseQueueSpec,
+  type VerkOptions,
+} from "./src/config.ts";
+export {
+  ConfigError,
+  JobValidationError,
+  NodeIdInUseError,
+  RedisUnavailableError,
+  VerkError,
+} from "./src/errors.ts";
+export type { JobPayload } from "./src/job.ts";
+export {
+  type AnyWorker,
+  type ArgsOf,
+  type JobContext,
+  type TimeInput,
+  Worker,
+  type WorkerClass,
+  type WorkerObject,
+  type WorkerRegistry,
+  type WorkerThis,
+} from "./src/worker.ts";

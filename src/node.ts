@@ -1,0 +1,205 @@
+/**
+ * The node: its id, its liveness key and the heartbeat that keeps it fresh
+ * and recovers the jobs of nodes that died.
+ *
+ * Every node keeps `verk:node:<id>` = `<hostname>:<pid>:<token>` with a TTL of
+ * 2 × heartbeat. A node starting with an id held by a live process is refused;
+ * a holder that is demonstrably gone (same host and a pid that is not running,
+ * or our own pid: a restarted container is pid 1 again) is replaced at once; a
+ * holder on another host is waited out until its key expires. Each heartbeat
+ * also puts back the in-progress jobs of nodes whose key has expired.
+ * @module
+ */
+import type { Config } from "./config.ts";
+import { NodeIdInUseError } from "./errors.ts";
+import * as keys from "./keys.ts";
+import { loggerFor, messageOf } from "./log.ts";
+import type { Redis } from "./redis.ts";
+import { claimNode, recoverNode, releaseNode } from "./scripts.ts";
+import { sleep } from "./scheduler.ts";
+
+const logger = loggerFor("node");
+
+/** The parts of a liveness value. */
+export interface Holder {
+  hostname: string;
+  pid: number;
+  token: string;
+}
+
+/** Splits `<hostname>:<pid>:<token>` (the hostname may itself hold colons). */
+export function parseHolder(value: string): Holder | undefined {
+  const match = /^(.*):(\d+):([^:]*)$/.exec(value);
+  if (!match) return undefined;
+  return { hostname: match[1]!, pid: Number(match[2]), token: match[3]! };
+}
+
+/** This machine's name, or "localhost" where the permission to read it is missing. */
+export function hostname(): string {
+  try {
+    return Deno.hostname();
+  } catch {
+    return "localhost";
+  }
+}
+
+/**
+ * Whether a process with this pid runs on this machine. Reads /proc (Linux);
+ * where that is not possible the answer is "yes", so an id is never taken from
+ * a process that might be alive.
+ */
+export function processIsRunning(pid: number): boolean {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    // The state follows the parenthesised command name; Z (zombie) and X (dead) have exited.
+    const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
+    return state !== "Z" && state !== "X";
+  } catch (error) {
+    return !(error instanceof Deno.errors.NotFound);
+  }
+}
+
+/** A random hex string of `bytes` bytes. */
+export function randomHex(bytes: number): string {
+  const data = crypto.getRandomValues(new Uint8Array(bytes));
+  return Array.from(data, (byte) => byte.toString(16).padStart(2, "0")).join("");
+}
+
+/** One node's identity in Redis, its heartbeat and dead-node recovery. */
+export class Node {
+  /** The node id. */
+  readonly id: string;
+  /** Our liveness value, `<hostname>:<pid>:<token>`. */
+  readonly holder: string;
+  #redis: Redis;
+  #config: Config;
+  #stopped = new AbortController();
+  #loop: Promise<void> | undefined;
+
+  /** Prepares the node; nothing is written before `claim`. */
+  constructor(redis: Redis, config: Config, id: string) {
+    this.#redis = redis;
+    this.#config = config;
+    this.id = id;
+    this.holder = `${hostname()}:${Deno.pid}:${randomHex(6)}`;
+  }
+
+  get #ttl(): number {
+    return 2 * this.#config.heartbeat;
+  }
+
+  /**
+   * Takes the node id, or throws NodeIdInUseError when a live process holds it.
+   * Then registers the node and its queues and puts this id's leftover
+   * in-progress jobs (from a crash) back on their queues.
+   */
+  async claim(queues: readonly string[], signal?: AbortSignal): Promise<void> {
+    const waitUntil = Date.now() + this.#ttl + 1_000;
+    let reply = await claimNode(this.#redis, this.id, this.holder, this.#ttl);
+    while (reply !== "OK") {
+      const holder = parseHolder(reply);
+      const sameHost = holder?.hostname === hostname();
+      if (holder && sameHost && (holder.pid === Deno.pid || !processIsRunning(holder.pid))) {
+        logger.info("node id {id} was held by {holder}, which is gone: taking it over", {
+          id: this.id,
+          holder: reply,
+        });
+        reply = await claimNode(this.#redis, this.id, this.holder, this.#ttl, reply);
+        continue;
+      }
+      if (sameHost || Date.now() >= waitUntil || signal?.aborted) {
+        throw new NodeIdInUseError(this.id, reply);
+      }
+      logger.warn(
+        "node id {id} is held by {holder} on another host; waiting for its key to expire",
+        {
+          id: this.id,
+          holder: reply,
+        },
+      );
+      await sleep(Math.min(1_000, this.#ttl), signal ?? this.#stopped.signal);
+      reply = await claimNode(this.#redis, this.id, this.holder, this.#ttl);
+    }
+    await this.#redis.multi()
+      .sadd(keys.NODES, this.id)
+      .sadd(keys.nodeQueuesKey(this.id), ...(queues.length ? queues : [""]))
+      .srem(keys.nodeQueuesKey(this.id), "")
+      .exec();
+    const moved = await recoverNode(this.#redis, { nodeId: this.id, holder: this.holder });
+    if (moved > 0) {
+      logger.info("put {moved} jobs left in progress by node {id} back on their queues", {
+        moved,
+        id: this.id,
+      });
+    }
+  }
+
+  /** Adds a queue to those this node may hold in-progress jobs for. */
+  async registerQueue(queue: string): Promise<void> {
+    await this.#redis.sadd(keys.nodeQueuesKey(this.id), queue);
+  }
+
+  /** Starts the heartbeat. */
+  start(): void {
+    this.#loop ??= this.#run();
+  }
+
+  /** One heartbeat: refresh our key, then recover nodes whose key expired. */
+  async beat(): Promise<void> {
+    const reply = await claimNode(this.#redis, this.id, this.holder, this.#ttl);
+    if (reply !== "OK") {
+      logger.error("node id {id} is now held by {holder}: another process took it over", {
+        id: this.id,
+        holder: reply,
+      });
+    }
+    await this.recoverDeadNodes();
+  }
+
+  /** Puts back the in-progress jobs of every registered node whose key expired. */
+  async recoverDeadNodes(): Promise<void> {
+    let cursor = "0";
+    do {
+      const [next, ids] = await this.#redis.sscan(keys.NODES, cursor, "COUNT", 500);
+      cursor = next;
+      const others = ids.filter((id) => id !== this.id);
+      if (others.length === 0) continue;
+      const alive = await this.#redis.pipeline(others.map((id) => ["exists", keys.nodeKey(id)]))
+        .exec();
+      for (const [index, id] of others.entries()) {
+        if (alive?.[index]?.[1] !== 0) continue;
+        const moved = await recoverNode(this.#redis, { nodeId: id, forget: true });
+        if (moved > 0) {
+          logger.warn("node {id} is gone: put {moved} of its jobs back on their queues", {
+            id,
+            moved,
+          });
+        }
+      }
+    } while (cursor !== "0");
+  }
+
+  async #run(): Promise<void> {
+    while (!this.#stopped.signal.aborted) {
+      await sleep(this.#config.heartbeat, this.#stopped.signal);
+      if (this.#stopped.signal.aborted) break;
+      try {
+        await this.beat();
+      } catch (error) {
+        logger.warn("heartbeat failed ({error}); will try again", { error: messageOf(error) });
+      }
+    }
+  }
+
+  /** Stops the heartbeat. */
+  async stop(): Promise<void> {
+    this.#stopped.abort();
+    await this.#loop;
+  }
+
+  /** Deregisters the node (after its queues have put their jobs back) and frees the id. */
+  async release(): Promise<void> {
+    await recoverNode(this.#redis, { nodeId: this.id, holder: this.holder, forget: true });
+    await releaseNode(this.#redis, this.id, this.holder);
+  }
+}

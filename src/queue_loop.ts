@@ -1,0 +1,418 @@
+/**
+ * One queue's supervisor: its own connections, its own fetch loop and up to
+ * `concurrency` jobs at a time. A crash or stall here never holds up another
+ * queue.
+ *
+ * Invariant: a job is always in Redis. Fetching moves it from `queue:<q>` to
+ * `inprogress:<q>:<node>`; it leaves in-progress only by an ack (success), by
+ * the `settle` script that writes it to retry/dead in the same step (failure),
+ * or by being put back on the queue (stop, queue removal, orphan reconcile,
+ * dead-node recovery). Acks are batched: a crash before an ack re-runs the
+ * job, nothing else.
+ *
+ * Round trips: one script call both acknowledges finished jobs and takes up to
+ * 100 new ones; when the queue is empty the loop blocks on BLMOVE on a second
+ * connection, so a new job starts within milliseconds and an idle queue costs
+ * one command per `BLOCK_SECONDS`.
+ * @module
+ */
+import type { Buffer } from "node:buffer";
+import { backoffDelay } from "./backoff.ts";
+import type { Config } from "./config.ts";
+import { attemptOf, execute } from "./executor.ts";
+import { type JobPayload, malformedJobPayload, parseJob } from "./job.ts";
+import * as keys from "./keys.ts";
+import { logAt, loggerFor, messageOf } from "./log.ts";
+import { disconnect, type Redis } from "./redis.ts";
+import { decideFailure } from "./retry.ts";
+import { ackAndFetch, recoverNode, requeueOrphans, settle } from "./scripts.ts";
+import type { Stats } from "./stats.ts";
+import type { AnyWorker } from "./worker.ts";
+
+/** The most jobs one fetch takes. */
+const MAX_FETCH = 100;
+/** How long one blocking wait lasts before the loop looks around again. */
+const BLOCK_SECONDS = 1;
+
+const logger = loggerFor("queue");
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+/** What a queue loop needs from its node. */
+export interface QueueLoopOptions {
+  queue: string;
+  concurrency: number;
+  nodeId: string;
+  /** The node's liveness value: putting jobs back on stop requires still holding it. */
+  holder: () => string;
+  config: Config;
+  workerFor: (className: string) => AnyWorker | undefined;
+  stats: Stats;
+  /** Opens a worker-role connection (see redis.ts). */
+  connect: (name: string) => Redis;
+}
+
+interface RunningJob {
+  raw: Buffer;
+  startedAt: number;
+}
+
+/** A queue's fetch loop and worker pool. */
+export class QueueLoop {
+  readonly queue: string;
+  #options: QueueLoopOptions;
+  #commands: Redis;
+  #blocking: Redis;
+  #inProgressKey: string;
+  #running = new Set<RunningJob>();
+  #pendingAcks: Buffer[] = [];
+  #flushingAcks = false;
+  #blockingWait = false;
+  #needsReconcile = false;
+  #quiet = false;
+  #closed = false;
+  #jobsAbort = new AbortController();
+  #waiters: (() => void)[] = [];
+  #supervisor: Promise<void> | undefined;
+  #failuresInARow = 0;
+
+  /** Creates the loop; nothing runs before `start`. */
+  constructor(options: QueueLoopOptions) {
+    this.#options = options;
+    this.queue = options.queue;
+    this.#commands = options.connect(`${options.queue}:commands`);
+    this.#blocking = options.connect(`${options.queue}:blocking`);
+    this.#inProgressKey = keys.inProgressKey(options.queue, options.nodeId);
+  }
+
+  /** Jobs running now. */
+  get running(): number {
+    return this.#running.size;
+  }
+
+  /** Starts fetching. */
+  start(): void {
+    this.#supervisor ??= this.#supervise();
+  }
+
+  /**
+   * Stops fetching, lets running jobs finish for up to `timeoutMs`, then aborts
+   * the rest and puts every job still in this node's in-progress list back on
+   * the queue, so nothing is stranded.
+   */
+  async stop(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    this.#quiet = true;
+    this.#notify();
+    disconnect(this.#blocking); // ends a blocking wait now
+    await untilDeadline(this.#supervisor ?? Promise.resolve(), deadline);
+    await untilDeadline(this.#allJobsDone(), deadline);
+    if (this.#running.size > 0) {
+      logger.warn(
+        "{queue}: {count} jobs still running after the shutdown timeout: aborting them and putting them back",
+        {
+          queue: this.queue,
+          count: this.#running.size,
+        },
+      );
+      this.#jobsAbort.abort(new Error("the worker is shutting down"));
+    }
+    this.#closed = true;
+    try {
+      await this.#flushAcksNow();
+      const moved = await recoverNode(this.#commands, {
+        nodeId: this.#options.nodeId,
+        holder: this.#options.holder(),
+        queue: this.queue,
+      });
+      if (moved < 0) {
+        logger.warn("{queue}: node id is no longer ours; leaving in-progress jobs for recovery", {
+          queue: this.queue,
+        });
+      } else if (moved > 0) {
+        logger.info("{queue}: put {moved} unfinished jobs back on the queue", {
+          queue: this.queue,
+          moved,
+        });
+      }
+    } catch (error) {
+      logger.error(
+        "{queue}: could not put unfinished jobs back ({error}); they stay in {key} for recovery",
+        {
+          queue: this.queue,
+          error: messageOf(error),
+          key: this.#inProgressKey,
+        },
+      );
+    } finally {
+      disconnect(this.#commands);
+    }
+  }
+
+  async #supervise(): Promise<void> {
+    while (!this.#quiet) {
+      try {
+        await this.#fetchLoop();
+      } catch (error) {
+        if (this.#quiet) break;
+        this.#needsReconcile = true;
+        this.#failuresInARow++;
+        const level = this.#failuresInARow === 1 ? "warning" : "debug";
+        logAt(logger, level, "{queue}: fetch loop failed ({error}); retrying with backoff", {
+          queue: this.queue,
+          error: messageOf(error),
+        });
+        await this.#pause(backoffDelay(this.#failuresInARow, 100, 5_000));
+      }
+    }
+  }
+
+  async #fetchLoop(): Promise<void> {
+    const { queue, nodeId, concurrency } = this.#options;
+    while (!this.#quiet) {
+      if (this.#needsReconcile) await this.#reconcile();
+      const free = concurrency - this.#running.size;
+      if (free <= 0) {
+        await this.#nextWake();
+        continue;
+      }
+      const acks = this.#pendingAcks;
+      this.#pendingAcks = [];
+      let jobs: Buffer[];
+      try {
+        jobs = await ackAndFetch(this.#commands, queue, nodeId, Math.min(free, MAX_FETCH), acks);
+      } catch (error) {
+        this.#pendingAcks.unshift(...acks);
+        throw error;
+      }
+      if (this.#failuresInARow > 0) {
+        logger.info("{queue}: fetching again", { queue });
+        this.#failuresInARow = 0;
+      }
+      // Jobs taken while stop() began still run: stop() drains them like the others.
+      if (jobs.length > 0) {
+        for (const raw of jobs) this.#begin(raw);
+        continue;
+      }
+      this.#blockingWait = true;
+      this.#flushAcksSoon();
+      let raw: Buffer | null;
+      try {
+        raw = await this.#blocking.blmoveBuffer(
+          keys.queueKey(queue),
+          this.#inProgressKey,
+          "RIGHT",
+          "LEFT",
+          BLOCK_SECONDS,
+        );
+      } finally {
+        this.#blockingWait = false;
+      }
+      if (raw !== null) this.#begin(raw);
+    }
+  }
+
+  #begin(raw: Buffer): void {
+    const entry: RunningJob = { raw, startedAt: Date.now() };
+    this.#running.add(entry);
+    this.#run(entry).finally(() => {
+      this.#running.delete(entry);
+      this.#notify();
+      if (this.#blockingWait) this.#flushAcksSoon();
+    });
+  }
+
+  async #run(entry: RunningJob): Promise<void> {
+    const { queue, config, stats } = this.#options;
+    let text: string;
+    try {
+      text = utf8.decode(entry.raw);
+    } catch {
+      return await this.#settleMalformed(
+        entry,
+        entry.raw.toString("latin1"),
+        "payload is not valid UTF-8",
+      );
+    }
+    const parsed = parseJob(text, config.maxPayloadBytes);
+    if (!parsed.ok) return await this.#settleMalformed(entry, text, parsed.reason);
+    const job = parsed.job;
+    const jobLogger = logger;
+    logAt(jobLogger, config.startJobLogLevel, `${job.class} ${job.jid} start`, {
+      queue,
+      jid: job.jid,
+    });
+    const outcome = await execute(
+      job,
+      queue,
+      this.#options.workerFor(job.class),
+      this.#jobsAbort.signal,
+    );
+    if (this.#closed) return; // stop() already put the payload back on the queue
+    const elapsed = Date.now() - entry.startedAt;
+    if (outcome.kind === "success") {
+      stats.record(queue, false);
+      logAt(jobLogger, config.doneJobLogLevel, `${job.class} ${job.jid} done: ${elapsed} ms`, {
+        queue,
+        jid: job.jid,
+        elapsed,
+      });
+      this.#pendingAcks.push(entry.raw);
+      return;
+    }
+    stats.record(queue, true);
+    logAt(
+      jobLogger,
+      config.failJobLogLevel,
+      `${job.class} ${job.jid} fail: ${messageOf(outcome.thrown)}`,
+      {
+        queue,
+        jid: job.jid,
+        attempt: attemptOf(job),
+        elapsed,
+      },
+    );
+    await this.#settleFailure(entry, text, job, outcome.thrown, outcome.instance);
+  }
+
+  async #settleFailure(
+    entry: RunningJob,
+    text: string,
+    job: JobPayload,
+    thrown: unknown,
+    instance: Parameters<typeof decideFailure>[5],
+  ): Promise<void> {
+    const { config } = this.#options;
+    try {
+      const decision = await decideFailure(text, job, thrown, Date.now(), config, instance);
+      await settle(
+        this.#commands,
+        { list: this.#inProgressKey },
+        entry.raw,
+        decision.action === "dead"
+          ? { ...decision, maxDeadJobs: config.maxDeadJobs, deadTimeoutMs: config.deadTimeout }
+          : decision,
+      );
+    } catch (error) {
+      this.#settleFailed(error);
+    }
+  }
+
+  async #settleMalformed(entry: RunningJob, text: string, reason: string): Promise<void> {
+    const { queue, config } = this.#options;
+    logger.error("{queue}: malformed job moved to the dead set: {reason}", { queue, reason });
+    try {
+      await settle(this.#commands, { list: this.#inProgressKey }, entry.raw, {
+        action: "dead",
+        payload: malformedJobPayload(text, queue, reason, Date.now()),
+        maxDeadJobs: config.maxDeadJobs,
+        deadTimeoutMs: config.deadTimeout,
+      });
+    } catch (error) {
+      this.#settleFailed(error);
+    }
+  }
+
+  /** A failed job could not be written: it stays in in-progress and goes back by reconcile. */
+  #settleFailed(error: unknown): void {
+    logger.warn("{queue}: could not record a failed job ({error}); it will run again", {
+      queue: this.queue,
+      error: messageOf(error),
+    });
+    this.#needsReconcile = true;
+    this.#notify();
+  }
+
+  /**
+   * After a broken connection: acks sent or not, fetches answered or not. Send
+   * the acks again (LREM of a payload already gone is a no-op), then put back
+   * every in-progress payload that is not running here.
+   */
+  async #reconcile(): Promise<void> {
+    await this.#flushAcksNow();
+    const listed = await this.#commands.lrangeBuffer(this.#inProgressKey, 0, -1);
+    const runningCounts = new Map<string, number>();
+    for (const entry of this.#running) {
+      const key = entry.raw.toString("latin1");
+      runningCounts.set(key, (runningCounts.get(key) ?? 0) + 1);
+    }
+    const orphans = listed.filter((raw) => {
+      const key = raw.toString("latin1");
+      const count = runningCounts.get(key) ?? 0;
+      if (count === 0) return true;
+      runningCounts.set(key, count - 1);
+      return false;
+    });
+    const moved = await requeueOrphans(this.#commands, this.queue, this.#options.nodeId, orphans);
+    if (moved > 0) {
+      logger.info("{queue}: put {moved} orphaned jobs back on the queue", {
+        queue: this.queue,
+        moved,
+      });
+    }
+    this.#needsReconcile = false;
+  }
+
+  #flushAcksSoon(): void {
+    if (this.#flushingAcks || this.#pendingAcks.length === 0) return;
+    this.#flushingAcks = true;
+    this.#flushAcksNow()
+      .catch((error) => {
+        this.#needsReconcile = true;
+        logger.debug("{queue}: ack failed ({error}); will retry", {
+          queue: this.queue,
+          error: messageOf(error),
+        });
+      })
+      .finally(() => {
+        this.#flushingAcks = false;
+        if (this.#blockingWait && !this.#needsReconcile) this.#flushAcksSoon();
+      });
+  }
+
+  async #flushAcksNow(): Promise<void> {
+    if (this.#pendingAcks.length === 0) return;
+    const acks = this.#pendingAcks;
+    this.#pendingAcks = [];
+    try {
+      await ackAndFetch(this.#commands, this.queue, this.#options.nodeId, 0, acks);
+    } catch (error) {
+      this.#pendingAcks.unshift(...acks);
+      throw error;
+    }
+  }
+
+  /** Resolves on the next `#notify` (a job ended, or the loop is stopping). */
+  #nextWake(): Promise<void> {
+    return new Promise((resolve) => this.#waiters.push(resolve));
+  }
+
+  #notify(): void {
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const wake of waiters) wake();
+  }
+
+  /** Waits `ms`, or less when the loop is stopped. */
+  async #pause(ms: number): Promise<void> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      new Promise<void>((resolve) => timer = setTimeout(resolve, ms)),
+      this.#nextWake(),
+    ]);
+    clearTimeout(timer);
+  }
+
+  async #allJobsDone(): Promise<void> {
+    while (this.#running.size > 0) await this.#nextWake();
+  }
+}
+
+/** Waits for `promise` or until `deadline` (epoch ms), whichever comes first. */
+async function untilDeadline(promise: Promise<unknown>, deadline: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([
+    promise.catch(() => {}),
+    new Promise<void>((resolve) => timer = setTimeout(resolve, Math.max(0, deadline - Date.now()))),
+  ]);
+  clearTimeout(timer);
+}
