@@ -19,6 +19,8 @@ import { claimNode, recoverNode, releaseNode } from "./scripts.ts";
 import { sleep } from "./scheduler.ts";
 
 const logger = loggerFor("node");
+/** Node ids held by Verk instances of this process: the pid rule cannot tell them apart. */
+const heldHere = new Set<string>();
 
 /** The parts of a liveness value. */
 export interface Holder {
@@ -94,6 +96,9 @@ export class Node {
    * in-progress jobs (from a crash) back on their queues.
    */
   async claim(queues: readonly string[], signal?: AbortSignal): Promise<void> {
+    if (heldHere.has(this.id)) {
+      throw new NodeIdInUseError(this.id, `${hostname()}:${Deno.pid} (this process)`);
+    }
     const waitUntil = Date.now() + this.#ttl + 1_000;
     let reply = await claimNode(this.#redis, this.id, this.holder, this.#ttl);
     while (reply !== "OK") {
@@ -120,6 +125,7 @@ export class Node {
       await sleep(Math.min(1_000, this.#ttl), signal ?? this.#stopped.signal);
       reply = await claimNode(this.#redis, this.id, this.holder, this.#ttl);
     }
+    heldHere.add(this.id);
     await this.#redis.multi()
       .sadd(keys.NODES, this.id)
       .sadd(keys.nodeQueuesKey(this.id), ...(queues.length ? queues : [""]))
@@ -199,7 +205,11 @@ export class Node {
 
   /** Deregisters the node (after its queues have put their jobs back) and frees the id. */
   async release(): Promise<void> {
-    await recoverNode(this.#redis, { nodeId: this.id, holder: this.holder, forget: true });
-    await releaseNode(this.#redis, this.id, this.holder);
+    try {
+      await recoverNode(this.#redis, { nodeId: this.id, holder: this.holder, forget: true });
+      await releaseNode(this.#redis, this.id, this.holder);
+    } finally {
+      heldHere.delete(this.id);
+    }
   }
 }

@@ -16,7 +16,10 @@
 import type { Buffer } from "node:buffer";
 import { createHash } from "node:crypto";
 import { Redis, type RedisOptions } from "ioredis";
+import { loggerFor } from "./log.ts";
 import { LUA_SOURCES, type LuaScriptName } from "./lua_scripts.ts";
+
+const logger = loggerFor("redis");
 
 export { Redis };
 export type { RedisOptions };
@@ -47,7 +50,7 @@ export interface ConnectOptions {
 
 /** Opens a connection (lazily: the first command or `connection.connect()` dials). */
 export function connect(options: ConnectOptions): Redis {
-  return new Redis(options.url, {
+  const connection = new Redis(options.url, {
     ...options.extra,
     lazyConnect: true,
     protocol: 2,
@@ -59,6 +62,12 @@ export function connect(options: ConnectOptions): Redis {
     // Reconnect forever with capped backoff; each loop logs its own outage once.
     retryStrategy: (attempt) => Math.min(50 * 2 ** Math.min(attempt, 10), 2000),
   });
+  // Connection errors surface as rejected commands, which the callers log once
+  // per outage; without a listener ioredis would print every reconnect attempt.
+  connection.on("error", (error: Error) => {
+    logger.debug("{name}: {error}", { name: options.name, error: error.message });
+  });
+  return connection;
 }
 
 /** Closes a connection without waiting for pending replies (they reject). */

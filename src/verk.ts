@@ -108,17 +108,17 @@ export class Verk<W extends WorkerRegistry = WorkerRegistry> implements AsyncDis
   }
 
   /** Pushes a job on its queue; returns its jid. */
-  enqueue<C extends keyof W & string>(job: JobFor<W, C>): Promise<string> {
+  enqueue<C extends string>(job: JobFor<W, C>): Promise<string> {
     return this.#client.enqueue(job);
   }
 
   /** Pushes many jobs, one round trip per 1000; returns their jids in order. */
-  enqueueMany<C extends keyof W & string>(jobs: readonly JobFor<W, C>[]): Promise<string[]> {
+  enqueueMany<C extends string>(jobs: readonly JobFor<W, C>[]): Promise<string[]> {
     return this.#client.enqueueMany(jobs);
   }
 
   /** Runs a job at `at` (a `Date`, `Temporal.Instant` or epoch ms); returns its jid. */
-  schedule<C extends keyof W & string>(job: JobFor<W, C>, at: TimeInput): Promise<string> {
+  schedule<C extends string>(job: JobFor<W, C>, at: TimeInput): Promise<string> {
     return this.#client.schedule(job, at);
   }
 
