@@ -137,11 +137,12 @@ export interface VerkOptions {
  * Every option of {@link VerkOptions}, resolved and validated. Frozen, as is
  * `queues`.
  *
- * @example Reading the resolved poll interval
+ * @example A function that reads the resolved configuration
  * ```ts
- * import { type Config, resolveConfig } from "@verk/verk";
- * const config: Config = resolveConfig({ pollInterval: 1_000 });
- * console.log(config.pollInterval, config.heartbeat); // 1000 30000
+ * import type { Config } from "@verk/verk";
+ * function summary(config: Config): string {
+ *   return `node ${config.nodeId} polls every ${config.pollInterval} ms`;
+ * }
  * ```
  */
 export interface Config {
@@ -244,14 +245,14 @@ const BOOLEAN_OPTIONS = ["generateNodeId", "disabled"] as const;
  *
  * @example Defaults fill in what the application leaves out
  * ```ts
- * import { resolveConfig } from "@verk/verk";
+ * import { resolveConfig } from "./config.ts";
  * const config = resolveConfig({ queues: { default: 25 }, maxRetryCount: 3 });
  * console.log(config.maxRetryCount, config.shutdownTimeout); // 3 25000
  * ```
  *
  * @example Environment variables win where they are set
  * ```ts
- * import { configFromEnv, resolveConfig } from "@verk/verk";
+ * import { configFromEnv, resolveConfig } from "./config.ts";
  * const config = resolveConfig({ queues: { default: 5 }, ...configFromEnv({}) });
  * console.log(config.queues); // { default: 5 }
  * ```
@@ -416,7 +417,7 @@ export function parseQueueSpec(spec: string, option = "queues"): Record<string, 
  *
  * @example Validating a name given at run time
  * ```ts
- * import { validateQueueName } from "@verk/verk";
+ * import { validateQueueName } from "./config.ts";
  * const queue = validateQueueName("mailers");
  * ```
  */

@@ -42,8 +42,12 @@ const STATS_FLUSH_MS = 5_000;
 export interface VerkInit<W extends WorkerRegistry = WorkerRegistry> extends VerkOptions {
   /** Workers by the class name jobs carry. More can be added with `register`. */
   workers?: W;
-  /** Extra ioredis options (TLS files, Sentinel …) for every connection. */
-  redisOptions?: RedisOptions;
+  /**
+   * Extra ioredis connection options for every connection, passed through as
+   * given (e.g. `{ tls: { ca } }`, `{ sentinels, name }`). Options Verk relies on
+   * (protocol, offline queue, re-sends, retry strategy) are always Verk's.
+   */
+  redisOptions?: Readonly<Record<string, unknown>>;
 }
 
 /** A job for worker `C` of registry `W`, with that worker's argument types. */
@@ -72,7 +76,7 @@ export class Verk<W extends WorkerRegistry = WorkerRegistry> implements AsyncDis
   /** This node's id (random when `generateNodeId` is set). */
   readonly nodeId: string;
   #workers = new Map<string, AnyWorker>();
-  #redisOptions: RedisOptions | undefined;
+  #redisOptions: Readonly<Record<string, unknown>> | undefined;
   #producer: Redis;
   #client: Client;
   #stats = new Stats();
@@ -233,7 +237,7 @@ export class Verk<W extends WorkerRegistry = WorkerRegistry> implements AsyncDis
       name: `${this.nodeId}:${name}`,
       role,
       commandTimeout: this.config.enqueueTimeout,
-      extra: this.#redisOptions,
+      extra: this.#redisOptions as RedisOptions | undefined,
     });
   }
 

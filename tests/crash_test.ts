@@ -1,0 +1,126 @@
+import assert from "node:assert/strict";
+import { Verk } from "../mod.ts";
+import { spawnChild } from "./_helpers/process.ts";
+import { eventually, startRedis } from "./_helpers/redis.ts";
+import { FAST, inspector } from "./_helpers/verk.ts";
+
+const childEnv = (url: string, extra: Record<string, string> = {}) => ({
+  VERK_REDIS_URL: url,
+  VERK_QUEUES: "default:2",
+  VERK_HEARTBEAT: "500",
+  VERK_POLL_INTERVAL: "100",
+  ...extra,
+});
+
+Deno.test("a worker killed with SIGKILL mid-job loses nothing: restarted with the same node id, the job runs again", async () => {
+  await using redis = await startRedis();
+  await using db = inspector(redis.url);
+  const producer = new Verk({ redisUrl: redis.url });
+  const jid = await producer.enqueue({ queue: "default", class: "Record", args: ["hang"] });
+  await producer.stop();
+
+  {
+    await using first = spawnChild(
+      "child_worker.ts",
+      childEnv(redis.url, { VERK_NODE_ID: "crashy" }),
+    );
+    await first.waitFor("started crashy");
+    await eventually(async () => (await db.lrange("runs", 0, -1)).includes(jid));
+    first.process.kill("SIGKILL");
+    await first.status;
+  }
+  // Killed mid-job: the job is still in Redis, in the node's in-progress list.
+  assert.equal(await db.llen("inprogress:default:crashy"), 1);
+  assert.equal(await db.llen("queue:default"), 0);
+
+  await using second = spawnChild(
+    "child_worker.ts",
+    childEnv(redis.url, { VERK_NODE_ID: "crashy" }),
+  );
+  await second.waitFor("started crashy");
+  await eventually(async () =>
+    (await db.lrange("runs", 0, -1)).filter((run) => run === jid).length === 2
+  );
+  second.process.kill("SIGTERM");
+  await second.waitFor("stopped");
+  assert.equal((await second.status).code, 0);
+  // Stopped while the job still hung: it is back on its queue, not stuck in in-progress.
+  assert.equal(await db.llen("inprogress:default:crashy"), 0);
+  const [queued] = await db.lrange("queue:default", 0, -1);
+  assert.equal(JSON.parse(queued!).jid, jid);
+});
+
+Deno.test("a second process with the same node id is refused while the first runs", async () => {
+  await using redis = await startRedis();
+  await using first = spawnChild(
+    "child_worker.ts",
+    childEnv(redis.url, { VERK_NODE_ID: "shared" }),
+  );
+  await first.waitFor("started shared");
+  await using second = spawnChild(
+    "child_worker.ts",
+    childEnv(redis.url, { VERK_NODE_ID: "shared" }),
+  );
+  const status = await second.status;
+  assert.equal(status.code, 3);
+  assert.match(second.output(), /node id "shared" is held by a live process/);
+  first.process.kill("SIGTERM");
+  assert.equal((await first.status).code, 0);
+});
+
+Deno.test("jobs of a node killed with SIGKILL are put back on their queue by a surviving node within 3 heartbeats", async () => {
+  await using redis = await startRedis();
+  await using db = inspector(redis.url);
+  await using survivor = new Verk({
+    ...FAST,
+    redisUrl: redis.url,
+    generateNodeId: true,
+    heartbeat: 300,
+    queues: { other: 1 },
+  });
+  await survivor.start();
+  {
+    await using victim = spawnChild(
+      "child_worker.ts",
+      childEnv(redis.url, { VERK_GENERATE_NODE_ID: "true", VERK_HEARTBEAT: "300" }),
+    );
+    await victim.waitFor("started");
+    const jid = await survivor.enqueue({ queue: "default", class: "Record", args: ["hang"] });
+    await eventually(async () => (await db.lrange("runs", 0, -1)).includes(jid));
+    victim.process.kill("SIGKILL");
+    await victim.status;
+  }
+  // The survivor does not run queue "default", so recovery puts the job back on the queue.
+  const killedAt = Date.now();
+  const [payload] = await eventually(async () => {
+    const queued = await db.lrange("queue:default", 0, -1);
+    return queued.length === 1 ? queued : null;
+  }, { timeoutMs: 5_000 });
+  assert.ok(Date.now() - killedAt < 3 * 300 + 1_000, `recovered after ${Date.now() - killedAt} ms`);
+  assert.equal(JSON.parse(payload!).args[0], "hang");
+  assert.deepEqual(await db.keys("inprogress:*"), []);
+});
+
+Deno.test("the queue loops resume after Redis restarts, and nothing stays in progress", async () => {
+  await using redis = await startRedis({ appendOnly: true });
+  await using db = inspector(redis.url);
+  const runs: unknown[] = [];
+  await using verk = new Verk({
+    ...FAST,
+    redisUrl: redis.url,
+    queues: { default: 2 },
+    workers: { Note: { perform: (n: number) => void runs.push(n) } },
+  });
+  await verk.start();
+  await verk.enqueue({ queue: "default", class: "Note", args: [1] });
+  await eventually(() => runs.length === 1);
+  await redis.restart();
+  await eventually(async () => {
+    await verk.enqueue({ queue: "default", class: "Note", args: [2] });
+    return true;
+  });
+  await eventually(() => runs.includes(2), { message: "job after restart ran" });
+  await eventually(async () =>
+    (await db.llen("inprogress:default:1")) === 0 && (await db.llen("queue:default")) === 0
+  );
+});
