@@ -22,6 +22,12 @@ const logger = loggerFor("node");
 /** Node ids held by Verk instances of this process: the pid rule cannot tell them apart. */
 const heldHere = new Set<string>();
 
+/** A random hex string of `bytes` bytes. */
+export function randomHex(bytes: number): string {
+  const data = crypto.getRandomValues(new Uint8Array(bytes));
+  return Array.from(data, (byte) => byte.toString(16).padStart(2, "0")).join("");
+}
+
 /** The parts of a liveness value. */
 export interface Holder {
   hostname: string;
@@ -36,14 +42,20 @@ export function parseHolder(value: string): Holder | undefined {
   return { hostname: match[1]!, pid: Number(match[2]), token: match[3]! };
 }
 
-/** This machine's name, or "localhost" where the permission to read it is missing. */
-export function hostname(): string {
+/**
+ * This machine's name. Without the permission to read it (`--allow-sys=hostname`)
+ * a random name stands in: every other process then counts as "another host",
+ * whose id is waited out rather than taken over.
+ */
+export const hostname: () => string = (() => {
+  let name: string;
   try {
-    return Deno.hostname();
+    name = Deno.hostname();
   } catch {
-    return "localhost";
+    name = `unknown-host-${randomHex(4)}`;
   }
-}
+  return () => name;
+})();
 
 /**
  * Whether a process with this pid runs on this machine. Reads /proc (Linux);
@@ -59,12 +71,6 @@ export function processIsRunning(pid: number): boolean {
   } catch (error) {
     return !(error instanceof Deno.errors.NotFound);
   }
-}
-
-/** A random hex string of `bytes` bytes. */
-export function randomHex(bytes: number): string {
-  const data = crypto.getRandomValues(new Uint8Array(bytes));
-  return Array.from(data, (byte) => byte.toString(16).padStart(2, "0")).join("");
 }
 
 /** One node's identity in Redis, its heartbeat and dead-node recovery. */
