@@ -19,7 +19,23 @@
  * ```
  * @module
  */
-export { type JobFor, Verk, type VerkInit } from "./src/verk.ts";
+export { type JobFor, type NodeStats, type QueueStats, Verk, type VerkInit } from "./src/verk.ts";
+export type { QueueStatus } from "./src/queue_loop.ts";
+export type {
+  EventFilter,
+  EventsDropped,
+  JobDead,
+  JobFailed,
+  JobFinished,
+  JobStarted,
+  NodeRecovered,
+  QueueAdded,
+  QueueRemoved,
+  QueueStateChanged,
+  SubscribeOptions,
+  VerkEvent,
+  VerkEventType,
+} from "./src/events.ts";
 export type { JobInput } from "./src/client.ts";
 export {
   type Config,

@@ -11,6 +11,7 @@
  * @module
  */
 import type { Config } from "./config.ts";
+import type { NodeRecovered } from "./events.ts";
 import { NodeIdInUseError } from "./errors.ts";
 import * as keys from "./keys.ts";
 import { loggerFor, messageOf } from "./log.ts";
@@ -83,11 +84,18 @@ export class Node {
   #config: Config;
   #stopped = new AbortController();
   #loop: Promise<void> | undefined;
+  #publish: (event: NodeRecovered) => void;
 
-  /** Prepares the node; nothing is written before `claim`. */
-  constructor(redis: Redis, config: Config, id: string) {
+  /** Prepares the node; nothing is written before `claim`. `publish` reports recovered nodes. */
+  constructor(
+    redis: Redis,
+    config: Config,
+    id: string,
+    publish: (event: NodeRecovered) => void = () => {},
+  ) {
     this.#redis = redis;
     this.#config = config;
+    this.#publish = publish;
     this.id = id;
     this.holder = `${hostname()}:${Deno.pid}:${randomHex(6)}`;
   }
@@ -149,6 +157,11 @@ export class Node {
   /** Adds a queue to those this node may hold in-progress jobs for. */
   async registerQueue(queue: string): Promise<void> {
     await this.#redis.sadd(keys.nodeQueuesKey(this.id), queue);
+  }
+
+  /** Removes a queue from those this node may hold in-progress jobs for (its list is empty). */
+  async unregisterQueue(queue: string): Promise<void> {
+    await this.#redis.srem(keys.nodeQueuesKey(this.id), queue);
   }
 
   /** Starts the heartbeat. */

@@ -20,12 +20,13 @@ import type { Buffer } from "node:buffer";
 import { backoffDelay } from "./backoff.ts";
 import type { Config } from "./config.ts";
 import { attemptOf, execute } from "./executor.ts";
-import { type JobPayload, malformedJobPayload, parseJob } from "./job.ts";
+import { epochMsOf, type JobPayload, malformedJobPayload, parseJob } from "./job.ts";
 import * as keys from "./keys.ts";
 import { logAt, loggerFor, messageOf } from "./log.ts";
 import { disconnect, type Redis } from "./redis.ts";
-import { decideFailure } from "./retry.ts";
-import { ackAndFetch, recoverNode, requeueOrphans, settle } from "./scripts.ts";
+import { asError, decideFailure, type FailureDecision } from "./retry.ts";
+import { ackAndFetch, type Fetched, recoverNode, requeueOrphans, settle } from "./scripts.ts";
+import type { EventBus } from "./events.ts";
 import type { Stats } from "./stats.ts";
 import type { AnyWorker } from "./worker.ts";
 
@@ -33,6 +34,11 @@ import type { AnyWorker } from "./worker.ts";
 const MAX_FETCH = 100;
 /** How long one blocking wait lasts before the loop looks around again. */
 const BLOCK_SECONDS = 1;
+/** How often a paused queue asks Redis whether it was resumed elsewhere. */
+const PAUSED_POLL_MS = 1_000;
+
+/** A queue's state on this node: `idle` is running with no job. */
+export type QueueStatus = "running" | "idle" | "pausing" | "paused";
 
 const logger = loggerFor("queue");
 const utf8 = new TextDecoder("utf-8", { fatal: true });
@@ -47,6 +53,7 @@ export interface QueueLoopOptions {
   config: Config;
   workerFor: (className: string) => AnyWorker | undefined;
   stats: Stats;
+  events: EventBus;
   /** Opens a worker-role connection (see redis.ts). */
   connect: (name: string) => Redis;
 }
@@ -74,6 +81,10 @@ export class QueueLoop {
   #waiters: (() => void)[] = [];
   #supervisor: Promise<void> | undefined;
   #failuresInARow = 0;
+  #concurrency: number;
+  #paused = false;
+  /** The last state announced by an event. */
+  #announced: "QueueRunning" | "QueuePausing" | "QueuePaused" = "QueueRunning";
 
   /** Creates the loop; nothing runs before `start`. */
   constructor(options: QueueLoopOptions) {
@@ -82,6 +93,50 @@ export class QueueLoop {
     this.#commands = options.connect(`${options.queue}:commands`);
     this.#blocking = options.connect(`${options.queue}:blocking`);
     this.#inProgressKey = keys.inProgressKey(options.queue, options.nodeId);
+    this.#concurrency = options.concurrency;
+  }
+
+  /** How many jobs may run at once. */
+  get concurrency(): number {
+    return this.#concurrency;
+  }
+
+  /** Changes how many jobs may run at once; running jobs are never interrupted. */
+  set concurrency(value: number) {
+    this.#concurrency = value;
+    this.#notify();
+  }
+
+  /** The queue's state on this node. */
+  get status(): QueueStatus {
+    if (this.#paused) return this.#running.size > 0 ? "pausing" : "paused";
+    return this.#running.size > 0 ? "running" : "idle";
+  }
+
+  /**
+   * Applies the pause state (`verk:paused` holds the truth; this is how the
+   * loop learns it at once on the node that changed it). Pausing takes no new
+   * job; running jobs finish.
+   */
+  setPaused(paused: boolean): void {
+    if (this.#paused === paused) return;
+    this.#paused = paused;
+    this.#announce();
+    this.#notify();
+  }
+
+  /** Emits QueueRunning / QueuePausing / QueuePaused when the state machine moves. */
+  #announce(): void {
+    const state = this.#paused
+      ? (this.#running.size > 0 ? "QueuePausing" : "QueuePaused")
+      : "QueueRunning";
+    if (state === this.#announced) return;
+    // running -> paused passes through pausing, as Verk does.
+    if (state === "QueuePaused" && this.#announced === "QueueRunning") {
+      this.#options.events.publish({ type: "QueuePausing", queue: this.queue });
+    }
+    this.#announced = state;
+    this.#options.events.publish({ type: state, queue: this.queue });
   }
 
   /** Jobs running now. */
@@ -167,19 +222,20 @@ export class QueueLoop {
   }
 
   async #fetchLoop(): Promise<void> {
-    const { queue, nodeId, concurrency } = this.#options;
+    const { queue, nodeId } = this.#options;
     while (!this.#quiet) {
       if (this.#needsReconcile) await this.#reconcile();
-      const free = concurrency - this.#running.size;
-      if (free <= 0) {
+      const free = this.#concurrency - this.#running.size;
+      if (free <= 0 && !this.#paused) {
         await this.#nextWake();
         continue;
       }
+      const take = this.#paused ? 0 : Math.min(free, MAX_FETCH);
       const acks = this.#pendingAcks;
       this.#pendingAcks = [];
-      let jobs: Buffer[];
+      let fetched: Fetched;
       try {
-        jobs = await ackAndFetch(this.#commands, queue, nodeId, Math.min(free, MAX_FETCH), acks);
+        fetched = await ackAndFetch(this.#commands, queue, nodeId, take, acks);
       } catch (error) {
         this.#pendingAcks.unshift(...acks);
         throw error;
@@ -188,26 +244,42 @@ export class QueueLoop {
         logger.info("{queue}: fetching again", { queue });
         this.#failuresInARow = 0;
       }
+      this.setPaused(fetched.paused);
       // Jobs taken while stop() began still run: stop() drains them like the others.
-      if (jobs.length > 0) {
-        for (const raw of jobs) this.#begin(raw);
+      if (fetched.jobs.length > 0) {
+        for (const raw of fetched.jobs) this.#begin(raw);
         continue;
       }
-      this.#blockingWait = true;
-      this.#flushAcksSoon();
-      let raw: Buffer | null;
-      try {
-        raw = await this.#blocking.blmoveBuffer(
-          keys.queueKey(queue),
-          this.#inProgressKey,
-          "RIGHT",
-          "LEFT",
-          BLOCK_SECONDS,
-        );
-      } finally {
-        this.#blockingWait = false;
+      if (this.#paused) {
+        await this.#pause(PAUSED_POLL_MS);
+        continue;
       }
-      if (raw !== null) this.#begin(raw);
+      if (take === 0) continue; // resumed while asking
+      const raw = await this.#blockForJob();
+      if (raw === null) continue;
+      if (this.#paused) {
+        // Paused while waiting: the job goes back where it was, to run next.
+        await requeueOrphans(this.#commands, queue, nodeId, [raw]);
+      } else {
+        this.#begin(raw);
+      }
+    }
+  }
+
+  /** Waits up to BLOCK_SECONDS for a job, moving it to in-progress; acks flush meanwhile. */
+  async #blockForJob(): Promise<Buffer | null> {
+    this.#blockingWait = true;
+    this.#flushAcksSoon();
+    try {
+      return await this.#blocking.blmoveBuffer(
+        keys.queueKey(this.queue),
+        this.#inProgressKey,
+        "RIGHT",
+        "LEFT",
+        BLOCK_SECONDS,
+      );
+    } finally {
+      this.#blockingWait = false;
     }
   }
 
@@ -216,71 +288,91 @@ export class QueueLoop {
     this.#running.add(entry);
     this.#run(entry).finally(() => {
       this.#running.delete(entry);
+      if (this.#paused && this.#running.size === 0) this.#announce();
       this.#notify();
       if (this.#blockingWait) this.#flushAcksSoon();
     });
   }
 
   async #run(entry: RunningJob): Promise<void> {
-    const { queue, config, stats } = this.#options;
+    const { queue, config, stats, events } = this.#options;
     let text: string;
     try {
       text = utf8.decode(entry.raw);
     } catch {
-      return await this.#settleMalformed(
-        entry,
-        entry.raw.toString("latin1"),
-        "payload is not valid UTF-8",
-      );
+      const latin1 = entry.raw.toString("latin1");
+      return await this.#settleMalformed(entry, latin1, "payload is not valid UTF-8");
     }
     const parsed = parseJob(text, config.maxPayloadBytes);
     if (!parsed.ok) return await this.#settleMalformed(entry, text, parsed.reason);
     const job = parsed.job;
-    const jobLogger = logger;
-    logAt(jobLogger, config.startJobLogLevel, `${job.class} ${job.jid} start`, {
+    const startedAt = entry.startedAt;
+    logAt(logger, config.startJobLogLevel, `${job.class} ${job.jid} start`, {
       queue,
       jid: job.jid,
     });
-    const outcome = await execute(
-      job,
-      queue,
-      this.#options.workerFor(job.class),
-      this.#jobsAbort.signal,
-    );
+    if (events.active) {
+      events.publish({ type: "JobStarted", job, queue, startedAt: new Date(startedAt) });
+    }
+    const worker = this.#options.workerFor(job.class);
+    const outcome = await execute(job, queue, worker, this.#jobsAbort.signal);
     if (this.#closed) return; // stop() already put the payload back on the queue
-    const elapsed = Date.now() - entry.startedAt;
+    const endedAt = Date.now();
+    const durationMs = endedAt - startedAt;
     if (outcome.kind === "success") {
       stats.record(queue, false);
-      logAt(jobLogger, config.doneJobLogLevel, `${job.class} ${job.jid} done: ${elapsed} ms`, {
-        queue,
-        jid: job.jid,
-        elapsed,
-      });
       this.#pendingAcks.push(entry.raw);
+      const message = `${job.class} ${job.jid} done: ${durationMs} ms`;
+      logAt(logger, config.doneJobLogLevel, message, { queue, jid: job.jid, durationMs });
+      if (events.active) {
+        const enqueuedAt = job.enqueued_at === undefined ? startedAt : epochMsOf(job.enqueued_at);
+        events.publish({
+          type: "JobFinished",
+          job,
+          queue,
+          startedAt: new Date(startedAt),
+          finishedAt: new Date(endedAt),
+          durationMs,
+          latencyMs: endedAt - enqueuedAt,
+        });
+      }
       return;
     }
     stats.record(queue, true);
-    logAt(
-      jobLogger,
-      config.failJobLogLevel,
-      `${job.class} ${job.jid} fail: ${messageOf(outcome.thrown)}`,
-      {
+    const message = `${job.class} ${job.jid} fail: ${messageOf(outcome.thrown)}`;
+    logAt(logger, config.failJobLogLevel, message, {
+      queue,
+      jid: job.jid,
+      attempt: attemptOf(job),
+      durationMs,
+    });
+    const decision = await this.#settleFailure(entry, text, job, outcome.thrown, outcome.instance);
+    if (decision && events.active) {
+      events.publish({
+        type: "JobFailed",
+        job,
         queue,
-        jid: job.jid,
-        attempt: attemptOf(job),
-        elapsed,
-      },
-    );
-    await this.#settleFailure(entry, text, job, outcome.thrown, outcome.instance);
+        startedAt: new Date(startedAt),
+        failedAt: new Date(endedAt),
+        durationMs,
+        error: asError(outcome.thrown),
+        outcome: decision.action,
+      });
+      if (decision.action === "dead") {
+        const reason = `retries exhausted after ${decision.retryCount + 1} failures`;
+        this.#publishDead(decision.payload, reason);
+      }
+    }
   }
 
+  /** Writes a failed job to retry or dead; undefined when that could not be written. */
   async #settleFailure(
     entry: RunningJob,
     text: string,
     job: JobPayload,
     thrown: unknown,
     instance: Parameters<typeof decideFailure>[5],
-  ): Promise<void> {
+  ): Promise<FailureDecision | undefined> {
     const { config } = this.#options;
     try {
       const decision = await decideFailure(text, job, thrown, Date.now(), config, instance);
@@ -292,24 +384,35 @@ export class QueueLoop {
           ? { ...decision, maxDeadJobs: config.maxDeadJobs, deadTimeoutMs: config.deadTimeout }
           : decision,
       );
+      return decision;
     } catch (error) {
       this.#settleFailed(error);
+      return undefined;
     }
   }
 
   async #settleMalformed(entry: RunningJob, text: string, reason: string): Promise<void> {
     const { queue, config } = this.#options;
     logger.error("{queue}: malformed job moved to the dead set: {reason}", { queue, reason });
+    const payload = malformedJobPayload(text, queue, reason, Date.now());
     try {
       await settle(this.#commands, { list: this.#inProgressKey }, entry.raw, {
         action: "dead",
-        payload: malformedJobPayload(text, queue, reason, Date.now()),
+        payload,
         maxDeadJobs: config.maxDeadJobs,
         deadTimeoutMs: config.deadTimeout,
       });
+      this.#publishDead(payload, reason);
     } catch (error) {
       this.#settleFailed(error);
     }
+  }
+
+  #publishDead(payload: string, reason: string): void {
+    const { events } = this.#options;
+    if (!events.active) return;
+    const parsed = parseJob(payload);
+    if (parsed.ok) events.publish({ type: "JobDead", job: parsed.job, queue: this.queue, reason });
   }
 
   /** A failed job could not be written: it stays in in-progress and goes back by reconcile. */

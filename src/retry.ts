@@ -35,6 +35,11 @@ export interface ErrorInfo {
   stackLines: string[];
 }
 
+/** Anything thrown, as an Error (a thrown string or object is wrapped, and kept as `cause`). */
+export function asError(thrown: unknown): Error {
+  return thrown instanceof Error ? thrown : new Error(String(thrown), { cause: thrown });
+}
+
 /** Reads class, message and stack lines from anything thrown. */
 export function errorInfo(thrown: unknown): ErrorInfo {
   if (!(thrown instanceof Error)) {

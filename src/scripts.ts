@@ -7,27 +7,36 @@ import type { Buffer } from "node:buffer";
 import * as keys from "./keys.ts";
 import { type Redis, type RedisArg, runScript } from "./redis.ts";
 
-/** Acknowledges `acks` (exact payloads) and takes up to `take` jobs, oldest first. */
+/** What `ackAndFetch` found. */
+export interface Fetched {
+  /** The queue is paused (nothing was taken). */
+  paused: boolean;
+  /** Taken payloads, oldest first, as exact bytes. */
+  jobs: Buffer[];
+}
+
+/** Acknowledges `acks` (exact payloads) and takes up to `take` jobs unless the queue is paused. */
 export async function ackAndFetch(
   redis: Redis,
   queue: string,
   nodeId: string,
   take: number,
   acks: readonly RedisArg[],
-): Promise<Buffer[]> {
-  const reply = await runScript(
+): Promise<Fetched> {
+  const [paused, ...jobs] = await runScript(
     redis,
-    "ack_and_fetch-4",
+    "ack_and_fetch-5",
     [
       keys.queueKey(queue),
       keys.inProgressKey(queue, nodeId),
       keys.NODES,
       keys.nodeQueuesKey(nodeId),
+      keys.PAUSED,
     ],
     [take, nodeId, queue, ...acks],
     true,
-  );
-  return reply as Buffer[];
+  ) as [number, ...Buffer[]];
+  return { paused: paused === 1, jobs };
 }
 
 /** Where a job to settle is: a node's in-progress list or a sorted set. */

@@ -10,7 +10,9 @@ import { type Config, resolveConfig, validateQueueName, type VerkOptions } from 
 import { Client, type JobInput, ready } from "./client.ts";
 import { loggerFor, messageOf } from "./log.ts";
 import { Node, randomHex } from "./node.ts";
-import { QueueLoop } from "./queue_loop.ts";
+import { EventBus, type EventFilter, type SubscribeOptions, type VerkEvent } from "./events.ts";
+import { QueueLoop, type QueueStatus } from "./queue_loop.ts";
+import * as keys from "./keys.ts";
 import {
   connect,
   type ConnectionRole,
@@ -50,10 +52,52 @@ export interface VerkInit<W extends WorkerRegistry = WorkerRegistry> extends Ver
   redisOptions?: Readonly<Record<string, unknown>>;
 }
 
-/** A job for worker `C` of registry `W`, with that worker's argument types. */
-export type JobFor<W extends WorkerRegistry, C extends keyof W & string> = JobInput<
+/** One queue's numbers on this node since it started. */
+export interface QueueStats {
+  /** running, idle (running with no job), pausing or paused. */
+  status: QueueStatus;
+  /** How many jobs may run at once. */
+  concurrency: number;
+  /** Jobs running now. */
+  running: number;
+  /** Jobs that finished without error. */
+  finished: number;
+  /** Jobs that failed. */
+  failed: number;
+}
+
+/**
+ * What `verk.stats()` returns: per queue and in total, since this node started.
+ *
+ * @example
+ * ```ts
+ * import type { NodeStats } from "@verk/verk";
+ * function report(stats: NodeStats) {
+ *   for (const [queue, q] of Object.entries(stats.queues)) console.log(queue, q.status, q.finished);
+ * }
+ * ```
+ */
+export interface NodeStats {
+  /** Per queue this node runs. */
+  queues: Record<string, QueueStats>;
+  /** Sums over those queues. */
+  totals: { running: number; finished: number; failed: number };
+}
+
+/**
+ * A job for class `C`: when `C` is registered in `W`, `args` must match its
+ * `perform`; any other class name (a worker in another process) takes any args.
+ *
+ * @example
+ * ```ts
+ * import type { JobFor, WorkerObject } from "@verk/verk";
+ * type Workers = { Add: WorkerObject<[number, number]> };
+ * const job: JobFor<Workers, "Add"> = { queue: "default", class: "Add", args: [1, 2] };
+ * ```
+ */
+export type JobFor<W extends WorkerRegistry, C extends string> = JobInput<
   C,
-  ArgsOf<W[C]>
+  C extends keyof W ? ArgsOf<W[C]> : unknown[]
 >;
 
 /**
@@ -80,6 +124,9 @@ export class Verk<W extends WorkerRegistry = WorkerRegistry> implements AsyncDis
   #producer: Redis;
   #client: Client;
   #stats = new Stats();
+  #events = new EventBus();
+  /** Queues to run and their concurrency: the configured ones, then addQueue/removeQueue. */
+  #queues: Map<string, number>;
   #loops = new Map<string, QueueLoop>();
   #node: Node | undefined;
   #scheduler: Scheduler | undefined;
@@ -96,6 +143,7 @@ export class Verk<W extends WorkerRegistry = WorkerRegistry> implements AsyncDis
     this.nodeId = this.config.generateNodeId ? randomHex(8) : this.config.nodeId;
     this.#redisOptions = redisOptions;
     for (const [name, worker] of Object.entries(workers ?? {})) this.register(name, worker);
+    this.#queues = new Map(this.config.disabled ? [] : Object.entries(this.config.queues));
     this.#producer = this.#connect("producer", "producer");
     this.#client = new Client(this.#producer, this.config);
   }
@@ -143,12 +191,17 @@ export class Verk<W extends WorkerRegistry = WorkerRegistry> implements AsyncDis
     await this.#waitForRedis();
     if (this.#stopping.signal.aborted) return;
     await this.#warnAboutEviction();
-    const queues = this.config.disabled ? [] : Object.keys(this.config.queues);
-    if (queues.length > 0) {
-      const node = this.#node = new Node(this.#producer, this.config, this.nodeId);
+    const queues = [...this.#queues.keys()];
+    if (!this.config.disabled) {
+      const node = this.#node = new Node(
+        this.#producer,
+        this.config,
+        this.nodeId,
+        (event) => this.#events.publish(event),
+      );
       await node.claim(queues, this.#stopping.signal);
       await node.recoverDeadNodes();
-      for (const queue of queues) this.#startLoop(queue, this.config.queues[queue]!);
+      for (const [queue, concurrency] of this.#queues) this.#startLoop(queue, concurrency);
       this.#schedulerRedis = this.#connect("scheduler", "worker");
       this.#scheduler = new Scheduler(this.#schedulerRedis, this.config);
       this.#scheduler.start();
@@ -187,6 +240,7 @@ export class Verk<W extends WorkerRegistry = WorkerRegistry> implements AsyncDis
         error: messageOf(error),
       });
     }
+    this.#events.close();
     if (this.#schedulerRedis) disconnect(this.#schedulerRedis);
     disconnect(this.#producer);
     this.#state = "stopped";
@@ -215,8 +269,100 @@ export class Verk<W extends WorkerRegistry = WorkerRegistry> implements AsyncDis
     });
   }
 
-  #startLoop(queue: string, concurrency: number): void {
+  /**
+   * Runs a queue on this node from now on, with its own loop and connections.
+   * For a queue already running, changes its concurrency (no job is dropped).
+   * Before `start()`, adds it to the queues `start()` runs.
+   */
+  async addQueue(queue: string, concurrency: number): Promise<void> {
     validateQueueName(queue);
+    if (!Number.isInteger(concurrency) || concurrency < 1) {
+      throw new RangeError(
+        `addQueue: concurrency of queue "${queue}" must be a positive integer: got ${concurrency}`,
+      );
+    }
+    if (this.config.disabled) {
+      throw new Error(`addQueue: this node is disabled (VERK_DISABLED), it runs no queue`);
+    }
+    const running = this.#loops.get(queue);
+    this.#queues.set(queue, concurrency);
+    if (running) {
+      running.concurrency = concurrency;
+      return;
+    }
+    if (this.#state !== "running") return;
+    await this.#node!.registerQueue(queue);
+    this.#startLoop(queue, concurrency);
+    this.#events.publish({ type: "QueueAdded", queue, concurrency });
+  }
+
+  /**
+   * Stops running a queue on this node: no new jobs; running jobs get up to
+   * `shutdownTimeout` to finish, the rest are aborted and put back on the queue.
+   */
+  async removeQueue(queue: string): Promise<void> {
+    validateQueueName(queue);
+    this.#queues.delete(queue);
+    const loop = this.#loops.get(queue);
+    if (!loop) return;
+    this.#loops.delete(queue);
+    await loop.stop(this.config.shutdownTimeout);
+    await this.#node?.unregisterQueue(queue);
+    this.#events.publish({ type: "QueueRemoved", queue });
+  }
+
+  /**
+   * Pauses a queue on every node: stored in Redis (`verk:paused`), so other nodes
+   * follow within about a second and a restarted node comes back paused. Running
+   * jobs finish (state pausing, then paused). Works from a producer too.
+   */
+  async pauseQueue(queue: string): Promise<void> {
+    validateQueueName(queue);
+    await this.#producer.sadd(keys.PAUSED, queue);
+    this.#loops.get(queue)?.setPaused(true);
+  }
+
+  /** Resumes a paused queue on every node. */
+  async resumeQueue(queue: string): Promise<void> {
+    validateQueueName(queue);
+    await this.#producer.srem(keys.PAUSED, queue);
+    this.#loops.get(queue)?.setPaused(false);
+  }
+
+  /**
+   * A stream of this node's events, filtered by type or predicate. Each call is
+   * its own subscriber with a bounded buffer (`bufferSize`, default 1000): if it
+   * falls behind, events are dropped and an `EventsDropped` event says how many.
+   * Cancel the stream (or break out of `for await`) to unsubscribe; it ends when
+   * the node stops.
+   */
+  events(filter?: EventFilter, options?: SubscribeOptions): ReadableStream<VerkEvent> {
+    return this.#events.subscribe(filter, options);
+  }
+
+  /** Per-queue status and counts since this node started. */
+  stats(): NodeStats {
+    const counts = this.#stats.sinceStart();
+    const queues: Record<string, QueueStats> = {};
+    const totals = { running: 0, finished: 0, failed: 0 };
+    for (const [queue, loop] of this.#loops) {
+      const { processed = 0, failed = 0 } = counts.get(queue) ?? {};
+      const entry = {
+        status: loop.status,
+        concurrency: loop.concurrency,
+        running: loop.running,
+        finished: processed - failed,
+        failed,
+      };
+      queues[queue] = entry;
+      totals.running += entry.running;
+      totals.finished += entry.finished;
+      totals.failed += entry.failed;
+    }
+    return { queues, totals };
+  }
+
+  #startLoop(queue: string, concurrency: number): void {
     const loop = new QueueLoop({
       queue,
       concurrency,
@@ -225,6 +371,7 @@ export class Verk<W extends WorkerRegistry = WorkerRegistry> implements AsyncDis
       config: this.config,
       workerFor: (className) => this.#workers.get(className),
       stats: this.#stats,
+      events: this.#events,
       connect: (name) => this.#connect(name, "worker"),
     });
     this.#loops.set(queue, loop);
