@@ -10,7 +10,7 @@
  * | --- | --- |
  * | `JobStarted` | job, queue, startedAt |
  * | `JobFinished` | job, queue, startedAt, finishedAt, durationMs, latencyMs |
- * | `JobFailed` | job, queue, startedAt, failedAt, durationMs, error, outcome |
+ * | `JobFailed` | job, queue, startedAt, failedAt, durationMs, attempt, error, outcome |
  * | `JobDead` | job (the dead-set payload), queue, reason |
  * | `QueueRunning`, `QueuePausing`, `QueuePaused` | queue |
  * | `QueueAdded` | queue, concurrency |
@@ -65,6 +65,8 @@ export interface JobFailed {
   failedAt: Date;
   /** Run time until the failure, ms. */
   durationMs: number;
+  /** Which run failed: 1 for the first run, 2 for the first retry … */
+  attempt: number;
   /** What was thrown (an `Error` with its stack, or a wrapped value). */
   error: Error;
   /** Where the job went: the retry set, the dead set, or nowhere (`retry: false`). */

@@ -355,6 +355,7 @@ export class QueueLoop {
         startedAt: new Date(startedAt),
         failedAt: new Date(endedAt),
         durationMs,
+        attempt: attemptOf(job),
         error: asError(outcome.thrown),
         outcome: decision.action,
       });
