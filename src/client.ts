@@ -148,18 +148,23 @@ export class Client {
     if (!Array.isArray(jobs)) throw new JobValidationError("jobs", "must be an array");
     const now = Date.now();
     const payloads = jobs.map((job) => buildPayload(job, this.#config, now, true));
-    for (let start = 0; start < payloads.length; start += 1000) {
-      const batch = payloads.slice(start, start + 1000);
-      const byQueue = new Map<string, string[]>();
-      for (const { queue, payload } of batch) {
-        const list = byQueue.get(queue);
-        if (list) list.push(payload);
-        else byQueue.set(queue, [payload]);
+    // Batches are pipelined on one connection: each MULTI is one round trip and
+    // all or nothing; they all go out before the first reply comes back.
+    await this.#send("enqueue", () => {
+      const batches: Promise<unknown>[] = [];
+      for (let start = 0; start < payloads.length; start += 1000) {
+        const byQueue = new Map<string, string[]>();
+        for (const { queue, payload } of payloads.slice(start, start + 1000)) {
+          const list = byQueue.get(queue);
+          if (list) list.push(payload);
+          else byQueue.set(queue, [payload]);
+        }
+        const multi = this.#redis.multi().sadd(keys.QUEUES, ...byQueue.keys());
+        for (const [queue, list] of byQueue) multi.lpush(keys.queueKey(queue), ...list);
+        batches.push(multi.exec());
       }
-      const multi = this.#redis.multi().sadd(keys.QUEUES, ...byQueue.keys());
-      for (const [queue, list] of byQueue) multi.lpush(keys.queueKey(queue), ...list);
-      await this.#send("enqueue", () => multi.exec());
-    }
+      return Promise.all(batches);
+    });
     return payloads.map(({ jid }) => jid);
   }
 
