@@ -46,6 +46,7 @@ export {
 } from "./src/config.ts";
 export {
   ConfigError,
+  JobTimeoutError,
   JobValidationError,
   NodeIdInUseError,
   RedisUnavailableError,

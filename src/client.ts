@@ -40,6 +40,11 @@ export interface JobInput<Class extends string = string, Args extends unknown[] 
   dead?: boolean;
   /** Backtrace lines kept on failure: `true` all, `false` none, or a count (Sidekiq's `backtrace`). */
   backtrace?: boolean | number;
+  /**
+   * Longest run in ms: past it the job's signal aborts and it fails with
+   * `JobTimeoutError` (written as `timeout`, in seconds).
+   */
+  timeout?: number;
   /** Other payload keys to write as given (e.g. `tags`). */
   extra?: Record<string, unknown>;
 }
@@ -92,6 +97,15 @@ export function buildPayload(
   if (job.retryQueue !== undefined) extra.retry_queue = validateQueueName(job.retryQueue);
   if (job.dead !== undefined) extra.dead = job.dead;
   if (job.backtrace !== undefined) extra.backtrace = job.backtrace;
+  if (job.timeout !== undefined) {
+    if (!(typeof job.timeout === "number" && job.timeout > 0 && Number.isFinite(job.timeout))) {
+      throw new JobValidationError(
+        "timeout",
+        `must be a positive number of ms: got ${String(job.timeout)}`,
+      );
+    }
+    extra.timeout = job.timeout / 1000;
+  }
   const jid = job.jid ?? newJid();
   let payload: string;
   try {

@@ -111,3 +111,24 @@ export class RedisUnavailableError extends VerkError {
     super(`${operation}: Redis did not answer within ${timeoutMs} ms`, options);
   }
 }
+
+/**
+ * A job ran longer than its timeout (the worker's `timeout`, or the job's).
+ * Its signal was aborted with this error, and the job failed with it.
+ *
+ * @example
+ * ```ts
+ * import { JobTimeoutError } from "@verk/verk";
+ * const error = new JobTimeoutError(5000);
+ * console.log(error.timeoutMs, error.message); // 5000 "job ran longer than its timeout of 5000 ms"
+ * ```
+ */
+export class JobTimeoutError extends VerkError {
+  /** The limit that was passed, ms. */
+  readonly timeoutMs: number;
+  /** Creates the error for a limit of `timeoutMs`. */
+  constructor(timeoutMs: number) {
+    super(`job ran longer than its timeout of ${timeoutMs} ms`);
+    this.timeoutMs = timeoutMs;
+  }
+}

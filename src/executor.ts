@@ -4,8 +4,9 @@
  * is thrown for control flow: the caller gets an `Outcome`.
  * @module
  */
+import { JobTimeoutError } from "./errors.ts";
 import type { JobPayload } from "./job.ts";
-import { type AnyWorker, instantiate, type WorkerInstance } from "./worker.ts";
+import { type AnyWorker, instantiate, type JobContext, type WorkerInstance } from "./worker.ts";
 
 /** How a run ended. */
 export type Outcome =
@@ -26,6 +27,14 @@ export function attemptOf(job: JobPayload): number {
   return job.retry_count === undefined ? 1 : Math.max(job.retry_count, -1) + 2;
 }
 
+/** The run time limit in ms: the job's `timeout` (seconds, in the payload), else the worker's. */
+function timeoutOf(job: JobPayload, instance: WorkerInstance): number | undefined {
+  const seconds = job.timeout;
+  if (typeof seconds === "number" && seconds > 0) return seconds * 1000;
+  const ms = instance.timeout;
+  return typeof ms === "number" && ms > 0 ? ms : undefined;
+}
+
 /** Runs `job` with the worker registered for its class. Never throws. */
 export async function execute(
   job: JobPayload,
@@ -36,16 +45,43 @@ export async function execute(
   if (worker === undefined) return { kind: "failure", thrown: new UnknownWorkerError(job.class) };
   let instance: WorkerInstance | undefined;
   try {
-    instance = instantiate(worker, {
-      jid: job.jid,
-      queue,
-      attempt: attemptOf(job),
-      payload: job,
-      signal,
-    });
-    await instance.perform(...job.args);
+    instance = instantiate(worker);
+    const timeoutMs = timeoutOf(job, instance);
+    const context = { jid: job.jid, queue, attempt: attemptOf(job), payload: job, signal };
+    if (timeoutMs === undefined) {
+      instance.job = context;
+      await instance.perform(...job.args);
+    } else {
+      await withTimeout(instance, context, job.args, timeoutMs);
+    }
     return { kind: "success" };
   } catch (thrown) {
     return { kind: "failure", thrown, instance };
+  }
+}
+
+/**
+ * Runs perform with a signal that also aborts at the deadline. A job that
+ * ignores its signal still ends here at the deadline (its slot frees); what it
+ * does later is ignored.
+ */
+async function withTimeout(
+  instance: WorkerInstance,
+  context: JobContext,
+  args: unknown[],
+  timeoutMs: number,
+): Promise<void> {
+  const deadline = new AbortController();
+  const timer = setTimeout(() => deadline.abort(new JobTimeoutError(timeoutMs)), timeoutMs);
+  instance.job = { ...context, signal: AbortSignal.any([context.signal, deadline.signal]) };
+  try {
+    await Promise.race([
+      instance.perform(...args),
+      new Promise((_, reject) =>
+        deadline.signal.addEventListener("abort", () => reject(deadline.signal.reason))
+      ),
+    ]);
+  } finally {
+    clearTimeout(timer);
   }
 }

@@ -63,6 +63,8 @@ export interface JobPayload {
   backtrace?: boolean | number;
   /** ActiveJob's wrapped class name. */
   wrapped?: string;
+  /** Verk for Deno: longest run, in seconds (beats the worker's `timeout`). */
+  timeout?: number;
   /** Any other key, kept as read. */
   [key: string]: unknown;
 }
@@ -127,6 +129,7 @@ const KNOWN_FIELDS: ReadonlyMap<string, number> = new Map([
   ["dead", BOOLEAN],
   ["backtrace", BOOLEAN | NUMBER],
   ["wrapped", STRING],
+  ["timeout", NUMBER],
 ]);
 
 function kindOf(value: unknown): number {
