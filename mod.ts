@@ -19,7 +19,15 @@
  * ```
  * @module
  */
-export { type JobFor, type NodeStats, type QueueStats, Verk, type VerkInit } from "./src/verk.ts";
+export {
+  type HealthReport,
+  type JobFor,
+  type NodeStats,
+  type QueueHealth,
+  type QueueStats,
+  Verk,
+  type VerkInit,
+} from "./src/verk.ts";
 export type { QueueStatus } from "./src/queue_loop.ts";
 export type {
   EventFilter,

@@ -81,6 +81,8 @@ export class QueueLoop {
   #waiters: (() => void)[] = [];
   #supervisor: Promise<void> | undefined;
   #failuresInARow = 0;
+  /** When Redis last answered this loop (epoch ms). */
+  #lastContactAt: number | undefined;
   #concurrency: number;
   #paused = false;
   /** The last state announced by an event. */
@@ -105,6 +107,14 @@ export class QueueLoop {
   set concurrency(value: number) {
     this.#concurrency = value;
     this.#notify();
+  }
+
+  /** Whether both connections are up, and when Redis last answered the loop. */
+  health(): { connected: boolean; lastContactAt: Date | undefined } {
+    return {
+      connected: this.#commands.status === "ready" && this.#blocking.status === "ready",
+      lastContactAt: this.#lastContactAt === undefined ? undefined : new Date(this.#lastContactAt),
+    };
   }
 
   /** The queue's state on this node. */
@@ -244,6 +254,7 @@ export class QueueLoop {
         logger.info("{queue}: fetching again", { queue });
         this.#failuresInARow = 0;
       }
+      this.#lastContactAt = Date.now();
       this.setPaused(fetched.paused);
       // Jobs taken while stop() began still run: stop() drains them like the others.
       if (fetched.jobs.length > 0) {
@@ -271,13 +282,15 @@ export class QueueLoop {
     this.#blockingWait = true;
     this.#flushAcksSoon();
     try {
-      return await this.#blocking.blmoveBuffer(
+      const raw = await this.#blocking.blmoveBuffer(
         keys.queueKey(this.queue),
         this.#inProgressKey,
         "RIGHT",
         "LEFT",
         BLOCK_SECONDS,
       );
+      this.#lastContactAt = Date.now();
+      return raw;
     } finally {
       this.#blockingWait = false;
     }

@@ -25,6 +25,8 @@ import { Stats } from "./stats.ts";
 import type { AnyWorker, ArgsOf, TimeInput, WorkerRegistry } from "./worker.ts";
 
 const logger = loggerFor("node");
+/** A loop that has not heard from Redis for this long is unhealthy. */
+const STALE_MS = 10_000;
 /** How often counters are flushed to Redis. */
 const STATS_FLUSH_MS = 5_000;
 
@@ -82,6 +84,36 @@ export interface NodeStats {
   queues: Record<string, QueueStats>;
   /** Sums over those queues. */
   totals: { running: number; finished: number; failed: number };
+}
+
+/** One queue loop's health. */
+export interface QueueHealth {
+  /** Both of the loop's connections are up. */
+  connected: boolean;
+  /** When Redis last answered the loop (it asks at least once a second while running). */
+  lastContactAt: Date | undefined;
+  /** running, idle, pausing or paused. */
+  status: QueueStatus;
+}
+
+/**
+ * What `verk.health()` returns, for container probes.
+ *
+ * @example
+ * ```ts
+ * import type { HealthReport } from "@verk/verk";
+ * const toResponse = (report: HealthReport) => Response.json(report, { status: report.healthy ? 200 : 503 });
+ * ```
+ */
+export interface HealthReport {
+  /** Running, and every queue loop is connected and heard from Redis within the last 10 s. */
+  healthy: boolean;
+  /** The node's lifecycle state. */
+  state: "idle" | "starting" | "running" | "stopping" | "stopped";
+  /** The general connection (enqueue, heartbeat, stats) is up. */
+  redis: boolean;
+  /** Per queue loop. */
+  queues: Record<string, QueueHealth>;
 }
 
 /**
@@ -338,6 +370,25 @@ export class Verk<W extends WorkerRegistry = WorkerRegistry> implements AsyncDis
    */
   events(filter?: EventFilter, options?: SubscribeOptions): ReadableStream<VerkEvent> {
     return this.#events.subscribe(filter, options);
+  }
+
+  /**
+   * Whether each queue loop is connected and when it last heard from Redis,
+   * for liveness/readiness probes (`deno task worker` serves it on
+   * `VERK_HEALTH_PORT`).
+   */
+  health(): HealthReport {
+    const now = Date.now();
+    const queues: Record<string, QueueHealth> = {};
+    let healthy = this.#state === "running";
+    for (const [queue, loop] of this.#loops) {
+      const entry = { ...loop.health(), status: loop.status };
+      queues[queue] = entry;
+      const fresh = entry.lastContactAt !== undefined &&
+        now - entry.lastContactAt.getTime() < STALE_MS;
+      healthy &&= entry.connected && fresh;
+    }
+    return { healthy, state: this.#state, redis: this.#producer.status === "ready", queues };
   }
 
   /** Per-queue status and counts since this node started. */
