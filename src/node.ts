@@ -11,15 +11,28 @@
  * @module
  */
 import type { Config } from "./config.ts";
-import type { NodeRecovered } from "./events.ts";
+import type { Buffer } from "node:buffer";
+import type { VerkEvent } from "./events.ts";
+import { parseJob, setTopLevelFields } from "./job.ts";
 import { NodeIdInUseError } from "./errors.ts";
 import * as keys from "./keys.ts";
 import { loggerFor, messageOf } from "./log.ts";
 import type { Redis } from "./redis.ts";
-import { claimNode, recoverNode, releaseNode } from "./scripts.ts";
+import { errorFields } from "./retry.ts";
+import { claimNode, recoverJobs, recoverNode, releaseNode, settle } from "./scripts.ts";
 import { sleep } from "./scheduler.ts";
 
 const logger = loggerFor("node");
+/** A job recovered from dead nodes more often than this goes to the dead set. */
+const MAX_RECOVERIES = 3;
+/** In-progress jobs recovered per script call. */
+const RECOVERY_BATCH = 100;
+
+/** The jid of a payload, or "" when it cannot be read (such a job is not counted). */
+function jidOf(payload: Buffer): string {
+  const parsed = parseJob(payload.toString());
+  return parsed.ok ? parsed.job.jid : "";
+}
 /** Node ids held by Verk instances of this process: the pid rule cannot tell them apart. */
 const heldHere = new Set<string>();
 
@@ -84,14 +97,14 @@ export class Node {
   #config: Config;
   #stopped = new AbortController();
   #loop: Promise<void> | undefined;
-  #publish: (event: NodeRecovered) => void;
+  #publish: (event: VerkEvent) => void;
 
   /** Prepares the node; nothing is written before `claim`. `publish` reports recovered nodes. */
   constructor(
     redis: Redis,
     config: Config,
     id: string,
-    publish: (event: NodeRecovered) => void = () => {},
+    publish: (event: VerkEvent) => void = () => {},
   ) {
     this.#redis = redis;
     this.#config = config;
@@ -145,7 +158,7 @@ export class Node {
       .sadd(keys.nodeQueuesKey(this.id), ...(queues.length ? queues : [""]))
       .srem(keys.nodeQueuesKey(this.id), "")
       .exec();
-    const moved = await recoverNode(this.#redis, { nodeId: this.id, holder: this.holder });
+    const moved = await this.#recover(this.id, this.holder);
     if (moved > 0) {
       logger.info("put {moved} jobs left in progress by node {id} back on their queues", {
         moved,
@@ -193,7 +206,9 @@ export class Node {
         .exec();
       for (const [index, id] of others.entries()) {
         if (alive?.[index]?.[1] !== 0) continue;
-        const moved = await recoverNode(this.#redis, { nodeId: id, forget: true });
+        const recovered = await this.#recover(id, "");
+        if (recovered < 0) continue; // it came back meanwhile
+        const moved = recovered + await recoverNode(this.#redis, { nodeId: id, forget: true });
         if (moved > 0) {
           logger.warn("node {id} is gone: put {moved} of its jobs back on their queues", {
             id,
@@ -202,6 +217,62 @@ export class Node {
         }
       }
     } while (cursor !== "0");
+  }
+
+  /**
+   * Puts back every in-progress job of `nodeId` (a dead node when `holder` is
+   * "", else ours), counting each job's recoveries: a job recovered more than
+   * MAX_RECOVERIES times keeps killing its workers, so it goes to the dead set
+   * with the reason instead. Returns how many went back, or -1 when the node
+   * turned out to be alive.
+   */
+  async #recover(nodeId: string, holder: string): Promise<number> {
+    let moved = 0;
+    for (const queue of await this.#redis.smembers(keys.nodeQueuesKey(nodeId))) {
+      const list = keys.inProgressKey(queue, nodeId);
+      for (;;) {
+        const chunk = await this.#redis.lrangeBuffer(list, 0, RECOVERY_BATCH - 1);
+        if (chunk.length === 0) break;
+        const jobs = chunk.map((payload) => ({ payload, jid: jidOf(payload) }));
+        const result = await recoverJobs(this.#redis, nodeId, queue, holder, MAX_RECOVERIES, jobs);
+        if (result.moved < 0) return -1;
+        moved += result.moved;
+        for (const payload of result.poisoned) await this.#killPoisonJob(list, queue, payload);
+        if (result.moved + result.poisoned.length === 0) break; // another node is moving them
+      }
+    }
+    return moved;
+  }
+
+  async #killPoisonJob(list: string, queue: string, raw: Buffer): Promise<void> {
+    const text = raw.toString();
+    const parsed = parseJob(text);
+    if (!parsed.ok) return;
+    const reason = `recovered ${MAX_RECOVERIES} times from nodes that died running it: ` +
+      "it may crash its worker";
+    const info = { errorClass: "PoisonJobError", message: reason, stackLines: [] };
+    const fields = await errorFields(
+      parsed.job,
+      info,
+      parsed.job.retry_count ?? 0,
+      Date.now(),
+      this.#config,
+    );
+    const payload = setTopLevelFields(text, fields);
+    const { maxDeadJobs, deadTimeout } = this.#config;
+    await settle(this.#redis, { list }, raw, {
+      action: "dead",
+      payload,
+      maxDeadJobs,
+      deadTimeoutMs: deadTimeout,
+    });
+    logger.error("{queue}: job {jid} {reason}; moved to the dead set", {
+      queue,
+      jid: parsed.job.jid,
+      reason,
+    });
+    const dead = parseJob(payload);
+    if (dead.ok) this.#publish({ type: "JobDead", job: dead.job, queue, reason });
   }
 
   async #run(): Promise<void> {

@@ -133,6 +133,40 @@ export async function recoverNode(redis: Redis, options: RecoverNode): Promise<n
   ) as number;
 }
 
+/** One in-progress job to recover: its exact payload and its jid ("" when unreadable). */
+export interface RecoverableJob {
+  payload: RedisArg;
+  jid: string;
+}
+
+/**
+ * Puts some of a node's in-progress jobs back on `queue`, counting each job's
+ * recoveries in `verk:recoveries`. Returns how many moved and the payloads over
+ * `maxRecoveries` (left in place), or `moved: -1` when the liveness condition failed.
+ */
+export async function recoverJobs(
+  redis: Redis,
+  nodeId: string,
+  queue: string,
+  holder: string,
+  maxRecoveries: number,
+  jobs: readonly RecoverableJob[],
+): Promise<{ moved: number; poisoned: Buffer[] }> {
+  const [moved, ...poisoned] = await runScript(
+    redis,
+    "recover_jobs-4",
+    [
+      keys.nodeKey(nodeId),
+      keys.inProgressKey(queue, nodeId),
+      keys.queueKey(queue),
+      keys.RECOVERIES,
+    ],
+    [holder, maxRecoveries, ...jobs.flatMap((job) => [job.payload, job.jid])],
+    true,
+  ) as [number, ...Buffer[]];
+  return { moved, poisoned };
+}
+
 /** Puts back jobs that sit in our in-progress list without running here. */
 export async function requeueOrphans(
   redis: Redis,

@@ -125,3 +125,39 @@ Deno.test("the queue loops resume after Redis restarts, and nothing stays in pro
     (await db.llen("inprogress:default:1")) === 0 && (await db.llen("queue:default")) === 0
   );
 });
+
+Deno.test("a job that kills its worker every time is recovered 3 times, then goes to dead with the reason", async () => {
+  await using redis = await startRedis();
+  await using db = inspector(redis.url);
+  const producer = new Verk({ redisUrl: redis.url });
+  const jid = await producer.enqueue({ queue: "default", class: "Record", args: ["die"] });
+  await producer.stop();
+  for (let run = 1; run <= 4; run++) {
+    await using child = spawnChild(
+      "child_worker.ts",
+      childEnv(redis.url, { VERK_NODE_ID: "poisoned" }),
+    );
+    const status = await child.status; // the job kills it
+    assert.equal(status.signal, "SIGKILL", child.output());
+    assert.equal((await db.lrange("runs", 0, -1)).length, run);
+  }
+  // The 4th restart finds the job recovered 3 times already: dead, not run a 5th time.
+  await using last = spawnChild(
+    "child_worker.ts",
+    childEnv(redis.url, { VERK_NODE_ID: "poisoned" }),
+  );
+  await last.waitFor("started poisoned");
+  const [member] = await eventually(async () => {
+    const dead = await db.zrange("dead", 0, -1);
+    return dead.length === 1 ? dead : null;
+  });
+  const job = JSON.parse(member!);
+  assert.equal(job.jid, jid);
+  assert.equal(job.error_class, "PoisonJobError");
+  assert.match(job.error_message, /recovered 3 times/);
+  assert.equal((await db.lrange("runs", 0, -1)).length, 4);
+  assert.equal(await db.llen("queue:default"), 0);
+  assert.equal(await db.llen("inprogress:default:poisoned"), 0);
+  last.process.kill("SIGTERM");
+  await last.status;
+});
