@@ -87,6 +87,19 @@ export function processIsRunning(pid: number): boolean {
   }
 }
 
+/** How the node reaches the rest of Verk. */
+export interface NodeHooks {
+  /** Reports recovered nodes and poison jobs. */
+  publish: (event: VerkEvent) => void;
+  /** The queues this node runs now. */
+  queues: () => readonly string[];
+  /**
+   * The node id stopped being ours: `expired` (we hold it again now) or
+   * `taken` (another process holds it; take no jobs until it is free).
+   */
+  onLost: (how: "expired" | "taken") => Promise<void> | void;
+}
+
 /** One node's identity in Redis, its heartbeat and dead-node recovery. */
 export class Node {
   /** The node id. */
@@ -97,18 +110,14 @@ export class Node {
   #config: Config;
   #stopped = new AbortController();
   #loop: Promise<void> | undefined;
-  #publish: (event: VerkEvent) => void;
+  #hooks: NodeHooks;
+  #evicted = false;
 
-  /** Prepares the node; nothing is written before `claim`. `publish` reports recovered nodes. */
-  constructor(
-    redis: Redis,
-    config: Config,
-    id: string,
-    publish: (event: VerkEvent) => void = () => {},
-  ) {
+  /** Prepares the node; nothing is written before `claim`. */
+  constructor(redis: Redis, config: Config, id: string, hooks: NodeHooks) {
     this.#redis = redis;
     this.#config = config;
-    this.#publish = publish;
+    this.#hooks = hooks;
     this.id = id;
     this.holder = `${hostname()}:${Deno.pid}:${randomHex(6)}`;
   }
@@ -128,7 +137,7 @@ export class Node {
     }
     const waitUntil = Date.now() + this.#ttl + 1_000;
     let reply = await claimNode(this.#redis, this.id, this.holder, this.#ttl);
-    while (reply !== "OK") {
+    while (reply !== "TAKEN" && reply !== "RENEWED") {
       const holder = parseHolder(reply);
       const sameHost = holder?.hostname === hostname();
       if (holder && sameHost && (holder.pid === Deno.pid || !processIsRunning(holder.pid))) {
@@ -153,11 +162,7 @@ export class Node {
       reply = await claimNode(this.#redis, this.id, this.holder, this.#ttl);
     }
     heldHere.add(this.id);
-    await this.#redis.multi()
-      .sadd(keys.NODES, this.id)
-      .sadd(keys.nodeQueuesKey(this.id), ...(queues.length ? queues : [""]))
-      .srem(keys.nodeQueuesKey(this.id), "")
-      .exec();
+    await this.#register(queues);
     const moved = await this.#recover(this.id, this.holder);
     if (moved > 0) {
       logger.info("put {moved} jobs left in progress by node {id} back on their queues", {
@@ -165,6 +170,13 @@ export class Node {
         id: this.id,
       });
     }
+  }
+
+  /** Puts the node in `verk_nodes` and its queues in `verk:node:<id>:queues`. */
+  async #register(queues: readonly string[]): Promise<void> {
+    const multi = this.#redis.multi().sadd(keys.NODES, this.id);
+    if (queues.length > 0) multi.sadd(keys.nodeQueuesKey(this.id), ...queues);
+    await multi.exec();
   }
 
   /** Adds a queue to those this node may hold in-progress jobs for. */
@@ -182,14 +194,37 @@ export class Node {
     this.#loop ??= this.#run();
   }
 
-  /** One heartbeat: refresh our key, then recover nodes whose key expired. */
+  /**
+   * One heartbeat: refresh our key, then recover nodes whose key expired.
+   *
+   * Our key can be found expired (this process stalled past its TTL: another
+   * node may have put our in-progress jobs back) or held by another process
+   * (which then owns this id's lists). Either way what this process believes
+   * it runs is stale: `onLost` drops that view, and the node rejoins as soon as
+   * the id is free again.
+   */
   async beat(): Promise<void> {
     const reply = await claimNode(this.#redis, this.id, this.holder, this.#ttl);
-    if (reply !== "OK") {
-      logger.error("node id {id} is now held by {holder}: another process took it over", {
-        id: this.id,
-        holder: reply,
-      });
+    if (reply === "TAKEN") {
+      logger.warn(
+        "node id {id}: our liveness key had expired; dropping the stale view and rejoining",
+        {
+          id: this.id,
+        },
+      );
+      await this.#hooks.onLost("expired");
+      await this.#register(this.#hooks.queues());
+      this.#evicted = false;
+    } else if (reply !== "RENEWED" && !this.#evicted) {
+      logger.error(
+        "node id {id} is now held by {holder}: this process stops taking jobs until it is free",
+        {
+          id: this.id,
+          holder: reply,
+        },
+      );
+      this.#evicted = true;
+      await this.#hooks.onLost("taken");
     }
     await this.recoverDeadNodes();
   }
@@ -272,7 +307,7 @@ export class Node {
       reason,
     });
     const dead = parseJob(payload);
-    if (dead.ok) this.#publish({ type: "JobDead", job: dead.job, queue, reason });
+    if (dead.ok) this.#hooks.publish({ type: "JobDead", job: dead.job, queue, reason });
   }
 
   async #run(): Promise<void> {

@@ -61,6 +61,8 @@ export interface QueueLoopOptions {
 interface RunningJob {
   raw: Buffer;
   startedAt: number;
+  /** The loop's generation when the job began: a job of an older one was detached. */
+  generation: number;
 }
 
 /** A queue's fetch loop and worker pool. */
@@ -85,6 +87,10 @@ export class QueueLoop {
   #lastContactAt: number | undefined;
   #concurrency: number;
   #paused = false;
+  /** The node id is held by another process: take no job until `detach(false)`. */
+  #evicted = false;
+  /** Bumped by `detach`: jobs begun before no longer belong to this loop's view. */
+  #generation = 0;
   /** The last state announced by an event. */
   #announced: "QueueRunning" | "QueuePausing" | "QueuePaused" = "QueueRunning";
 
@@ -133,6 +139,33 @@ export class QueueLoop {
     this.#paused = paused;
     this.#announce();
     this.#notify();
+  }
+
+  /**
+   * Drops this loop's view of its jobs after the node id stopped being ours:
+   * running jobs are detached (when they end they are neither acknowledged nor
+   * settled: whoever now holds their in-progress entries decides), pending acks
+   * are dropped, and the in-progress list is reconciled before the next fetch.
+   * With `evicted`, no job is taken until `detach(false)` is called.
+   */
+  detach(evicted: boolean): void {
+    this.#generation++;
+    this.#pendingAcks = [];
+    this.#evicted = evicted;
+    this.#needsReconcile = !evicted;
+    this.#notify();
+  }
+
+  /** Redis says the node id is not ours: stop until the heartbeat sorts it out (see node.ts). */
+  #lostNodeId(): void {
+    if (this.#evicted) return;
+    logger.warn(
+      "{queue}: the node id is no longer ours; dropping acks and waiting for the heartbeat",
+      {
+        queue: this.queue,
+      },
+    );
+    this.detach(true);
   }
 
   /** Emits QueueRunning / QueuePausing / QueuePaused when the state machine moves. */
@@ -236,16 +269,24 @@ export class QueueLoop {
     while (!this.#quiet) {
       if (this.#needsReconcile) await this.#reconcile();
       const free = this.#concurrency - this.#running.size;
-      if (free <= 0 && !this.#paused) {
+      const idle = this.#paused || this.#evicted;
+      if (free <= 0 && !idle) {
         await this.#nextWake();
         continue;
       }
-      const take = this.#paused ? 0 : Math.min(free, MAX_FETCH);
+      const take = idle ? 0 : Math.min(free, MAX_FETCH);
       const acks = this.#pendingAcks;
       this.#pendingAcks = [];
       let fetched: Fetched;
       try {
-        fetched = await ackAndFetch(this.#commands, queue, nodeId, take, acks);
+        fetched = await ackAndFetch(
+          this.#commands,
+          queue,
+          nodeId,
+          this.#options.holder(),
+          take,
+          acks,
+        );
       } catch (error) {
         this.#pendingAcks.unshift(...acks);
         throw error;
@@ -255,20 +296,24 @@ export class QueueLoop {
         this.#failuresInARow = 0;
       }
       this.#lastContactAt = Date.now();
+      if (fetched.lost) {
+        this.#lostNodeId();
+        continue;
+      }
       this.setPaused(fetched.paused);
       // Jobs taken while stop() began still run: stop() drains them like the others.
       if (fetched.jobs.length > 0) {
         for (const raw of fetched.jobs) this.#begin(raw);
         continue;
       }
-      if (this.#paused) {
+      if (this.#paused || this.#evicted) {
         await this.#pause(PAUSED_POLL_MS);
         continue;
       }
       if (take === 0) continue; // resumed while asking
       const raw = await this.#blockForJob();
       if (raw === null) continue;
-      if (this.#paused) {
+      if (this.#paused || this.#evicted) {
         // Paused while waiting: the job goes back where it was, to run next.
         await requeueOrphans(this.#commands, queue, nodeId, [raw]);
       } else {
@@ -297,7 +342,7 @@ export class QueueLoop {
   }
 
   #begin(raw: Buffer): void {
-    const entry: RunningJob = { raw, startedAt: Date.now() };
+    const entry: RunningJob = { raw, startedAt: Date.now(), generation: this.#generation };
     this.#running.add(entry);
     this.#run(entry).finally(() => {
       this.#running.delete(entry);
@@ -329,7 +374,8 @@ export class QueueLoop {
     }
     const worker = this.#options.workerFor(job.class);
     const outcome = await execute(job, queue, worker, this.#jobsAbort.signal);
-    if (this.#closed) return; // stop() already put the payload back on the queue
+    // After stop() the payload is back on the queue; after detach() it is not ours to settle.
+    if (this.#closed || entry.generation !== this.#generation) return;
     const endedAt = Date.now();
     const durationMs = endedAt - startedAt;
     if (outcome.kind === "success") {
@@ -449,6 +495,7 @@ export class QueueLoop {
     const listed = await this.#commands.lrangeBuffer(this.#inProgressKey, 0, -1);
     const runningCounts = new Map<string, number>();
     for (const entry of this.#running) {
+      if (entry.generation !== this.#generation) continue; // detached: not ours to keep
       const key = entry.raw.toString("latin1");
       runningCounts.set(key, (runningCounts.get(key) ?? 0) + 1);
     }
@@ -491,7 +538,15 @@ export class QueueLoop {
     const acks = this.#pendingAcks;
     this.#pendingAcks = [];
     try {
-      await ackAndFetch(this.#commands, this.queue, this.#options.nodeId, 0, acks);
+      const { lost } = await ackAndFetch(
+        this.#commands,
+        this.queue,
+        this.#options.nodeId,
+        this.#options.holder(),
+        0,
+        acks,
+      );
+      if (lost) this.#lostNodeId();
     } catch (error) {
       this.#pendingAcks.unshift(...acks);
       throw error;

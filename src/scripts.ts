@@ -9,34 +9,41 @@ import { type Redis, type RedisArg, runScript } from "./redis.ts";
 
 /** What `ackAndFetch` found. */
 export interface Fetched {
+  /** The node id is no longer ours: nothing was acknowledged or taken. */
+  lost: boolean;
   /** The queue is paused (nothing was taken). */
   paused: boolean;
   /** Taken payloads, oldest first, as exact bytes. */
   jobs: Buffer[];
 }
 
-/** Acknowledges `acks` (exact payloads) and takes up to `take` jobs unless the queue is paused. */
+/**
+ * Acknowledges `acks` (exact payloads) and takes up to `take` jobs unless the
+ * queue is paused, provided the node id is still held by `holder`.
+ */
 export async function ackAndFetch(
   redis: Redis,
   queue: string,
   nodeId: string,
+  holder: string,
   take: number,
   acks: readonly RedisArg[],
 ): Promise<Fetched> {
-  const [paused, ...jobs] = await runScript(
+  const [state, ...jobs] = await runScript(
     redis,
-    "ack_and_fetch-5",
+    "ack_and_fetch-6",
     [
       keys.queueKey(queue),
       keys.inProgressKey(queue, nodeId),
       keys.NODES,
       keys.nodeQueuesKey(nodeId),
       keys.PAUSED,
+      keys.nodeKey(nodeId),
     ],
-    [take, nodeId, queue, ...acks],
+    [take, nodeId, queue, holder, ...acks],
     true,
   ) as [number, ...Buffer[]];
-  return { paused: paused === 1, jobs };
+  return { lost: state === -1, paused: state === 1, jobs };
 }
 
 /** Where a job to settle is: a node's in-progress list or a sorted set. */
@@ -184,9 +191,9 @@ export async function requeueOrphans(
 }
 
 /**
- * Takes or refreshes a node id's liveness key. Returns "OK", or the live
- * holder's value when another process holds it. `replaceable` names a holder
- * shown to be gone.
+ * Takes or refreshes a node id's liveness key. Returns "RENEWED" (it was ours),
+ * "TAKEN" (it was free, or held by `replaceable`, a holder shown to be gone),
+ * or the live holder's value when another process holds it.
  */
 export async function claimNode(
   redis: Redis,

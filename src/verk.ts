@@ -225,12 +225,13 @@ export class Verk<W extends WorkerRegistry = WorkerRegistry> implements AsyncDis
     await this.#warnAboutEviction();
     const queues = [...this.#queues.keys()];
     if (!this.config.disabled) {
-      const node = this.#node = new Node(
-        this.#producer,
-        this.config,
-        this.nodeId,
-        (event) => this.#events.publish(event),
-      );
+      const node = this.#node = new Node(this.#producer, this.config, this.nodeId, {
+        publish: (event) => this.#events.publish(event),
+        queues: () => [...this.#loops.keys()],
+        onLost: (how) => {
+          for (const loop of this.#loops.values()) loop.detach(how === "taken");
+        },
+      });
       await node.claim(queues, this.#stopping.signal);
       await node.recoverDeadNodes();
       for (const [queue, concurrency] of this.#queues) this.#startLoop(queue, concurrency);

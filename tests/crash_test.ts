@@ -161,3 +161,41 @@ Deno.test("a job that kills its worker every time is recovered 3 times, then goe
   last.process.kill("SIGTERM");
   await last.status;
 });
+
+Deno.test("a worker stalled past its TTL whose id was taken over does not ack the new holder's jobs", async () => {
+  await using redis = await startRedis();
+  await using db = inspector(redis.url);
+  const producer = new Verk({ redisUrl: redis.url });
+  const jid = await producer.enqueue({ queue: "default", class: "Record", args: ["slow"] });
+  await producer.stop();
+  const env = childEnv(redis.url, { VERK_NODE_ID: "stalled", VERK_HEARTBEAT: "200" });
+  await using stalled = spawnChild("child_worker.ts", env);
+  await stalled.waitFor("started stalled");
+  await eventually(async () => (await db.lrange("runs", 0, -1)).includes(jid));
+  // Stop the process just before its 1.5 s job ends (a GC pause, a frozen VM …), after its
+  // last heartbeat: on SIGCONT the job's timer is due before the next heartbeat, so the
+  // process acks before it can learn that its id is gone. Only Redis can refuse that ack.
+  await new Promise((resolve) => setTimeout(resolve, 1_300));
+  stalled.process.kill("SIGSTOP");
+  await eventually(async () => (await db.exists("verk:node:stalled")) === 0);
+  // A new process takes the id, recovers the job and runs it again.
+  await using successor = spawnChild("child_worker.ts", env);
+  await successor.waitFor("started stalled");
+  await eventually(async () => (await db.lrange("runs", 0, -1)).length === 2);
+  const [payload] = await db.lrange("inprogress:default:stalled", 0, -1);
+  stalled.process.kill("SIGCONT");
+  // The stalled process finishes its copy, but must not ack: the entry is the successor's.
+  await eventually(async () =>
+    (await db.lrange("done", 0, -1)).includes(`${jid}:${stalled.process.pid}`)
+  );
+  // Its ack would follow within milliseconds; a negative check needs a short window.
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  assert.deepEqual(await db.lrange("inprogress:default:stalled", 0, -1), [payload]);
+  // The successor's own run then finishes and acks it.
+  await eventually(async () => (await db.llen("inprogress:default:stalled")) === 0);
+  assert.equal(await db.llen("queue:default"), 0);
+  successor.process.kill("SIGTERM");
+  stalled.process.kill("SIGTERM");
+  assert.equal((await successor.status).code, 0);
+  await stalled.status;
+});
