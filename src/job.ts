@@ -229,6 +229,33 @@ const HEX: readonly string[] = Array.from(
 );
 const jidBytes = new Uint8Array(12);
 
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+/**
+ * Parses a payload read from Redis as exact bytes. Also returns its text: the
+ * UTF-8 text, or for bytes that are not valid UTF-8 (malformed) a Latin-1
+ * reading that keeps every byte visible.
+ *
+ * @example
+ * ```ts
+ * const { text, result } = parseJobBytes(new TextEncoder().encode('{"class":"A","args":[]}'));
+ * console.log(text, result.ok); // {"class":"A","args":[]} true
+ * ```
+ */
+export function parseJobBytes(
+  raw: Uint8Array,
+  maxPayloadBytes?: number,
+): { text: string; result: ParseResult } {
+  let text: string;
+  try {
+    text = utf8.decode(raw);
+  } catch {
+    text = Array.from(raw, (byte) => String.fromCharCode(byte)).join("");
+    return { text, result: { ok: false, reason: "payload is not valid UTF-8" } };
+  }
+  return { text, result: parseJob(text, maxPayloadBytes) };
+}
+
 /**
  * A new job id: 24 lowercase hex characters from 12 random bytes, as Sidekiq makes.
  *

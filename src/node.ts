@@ -13,7 +13,7 @@
 import type { Config } from "./config.ts";
 import type { Buffer } from "node:buffer";
 import type { VerkEvent } from "./events.ts";
-import { parseJob, setTopLevelFields } from "./job.ts";
+import { parseJob, parseJobBytes, setTopLevelFields } from "./job.ts";
 import { NodeIdInUseError } from "./errors.ts";
 import * as keys from "./keys.ts";
 import { loggerFor, messageOf } from "./log.ts";
@@ -30,8 +30,8 @@ const RECOVERY_BATCH = 100;
 
 /** The jid of a payload, or "" when it cannot be read (such a job is not counted). */
 function jidOf(payload: Buffer): string {
-  const parsed = parseJob(payload.toString());
-  return parsed.ok ? parsed.job.jid : "";
+  const { result } = parseJobBytes(payload);
+  return result.ok ? result.job.jid : "";
 }
 /** Node ids held by Verk instances of this process: the pid rule cannot tell them apart. */
 const heldHere = new Set<string>();
@@ -280,8 +280,7 @@ export class Node {
   }
 
   async #killPoisonJob(list: string, queue: string, raw: Buffer): Promise<void> {
-    const text = raw.toString();
-    const parsed = parseJob(text);
+    const { text, result: parsed } = parseJobBytes(raw);
     if (!parsed.ok) return;
     const reason = `recovered ${MAX_RECOVERIES} times from nodes that died running it: ` +
       "it may crash its worker";

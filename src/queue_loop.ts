@@ -20,7 +20,7 @@ import type { Buffer } from "node:buffer";
 import { backoffDelay } from "./backoff.ts";
 import type { Config } from "./config.ts";
 import { attemptOf, execute } from "./executor.ts";
-import { epochMsOf, type JobPayload, malformedJobPayload, parseJob } from "./job.ts";
+import { epochMsOf, type JobPayload, malformedJobPayload, parseJob, parseJobBytes } from "./job.ts";
 import * as keys from "./keys.ts";
 import { logAt, loggerFor, messageOf } from "./log.ts";
 import { disconnect, type Redis } from "./redis.ts";
@@ -41,7 +41,6 @@ const PAUSED_POLL_MS = 1_000;
 export type QueueStatus = "running" | "idle" | "pausing" | "paused";
 
 const logger = loggerFor("queue");
-const utf8 = new TextDecoder("utf-8", { fatal: true });
 
 /** What a queue loop needs from its node. */
 export interface QueueLoopOptions {
@@ -354,14 +353,7 @@ export class QueueLoop {
 
   async #run(entry: RunningJob): Promise<void> {
     const { queue, config, stats, events } = this.#options;
-    let text: string;
-    try {
-      text = utf8.decode(entry.raw);
-    } catch {
-      const latin1 = entry.raw.toString("latin1");
-      return await this.#settleMalformed(entry, latin1, "payload is not valid UTF-8");
-    }
-    const parsed = parseJob(text, config.maxPayloadBytes);
+    const { text, result: parsed } = parseJobBytes(entry.raw, config.maxPayloadBytes);
     if (!parsed.ok) return await this.#settleMalformed(entry, text, parsed.reason);
     const job = parsed.job;
     const startedAt = entry.startedAt;

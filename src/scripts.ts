@@ -84,24 +84,24 @@ export interface DueJobs {
   nowMs: number;
   /** Score (epoch ms) of the first member not returned, if any. */
   nextMs: number | undefined;
-  /** Members as stored. */
-  members: string[];
+  /** Members as stored, exact bytes. */
+  members: Buffer[];
 }
 
 /** Lists up to `limit` due members of a sorted set. */
 export async function dueJobs(redis: Redis, set: string, limit: number): Promise<DueJobs> {
-  const reply = await runScript(redis, "due_jobs-1", [set], [limit]) as string[];
+  const reply = await runScript(redis, "due_jobs-1", [set], [limit], true) as Buffer[];
   const [seconds, micros, next, ...members] = reply;
   return {
-    nowMs: Number(seconds) * 1000 + Math.floor(Number(micros) / 1000),
-    nextMs: next ? Number(next) * 1000 : undefined,
+    nowMs: Number(String(seconds)) * 1000 + Math.floor(Number(String(micros)) / 1000),
+    nextMs: next?.length ? Number(String(next)) * 1000 : undefined,
     members,
   };
 }
 
 /** One due job to move: the member as stored, the payload to push and its queue. */
 export interface DueMove {
-  member: string;
+  member: RedisArg;
   payload: string;
   queue: string;
 }
