@@ -10,6 +10,7 @@
  * also puts back the in-progress jobs of nodes whose key has expired.
  * @module
  */
+import { jitter } from "./backoff.ts";
 import type { Config } from "./config.ts";
 import type { Buffer } from "node:buffer";
 import type { VerkEvent } from "./events.ts";
@@ -94,10 +95,10 @@ export interface NodeHooks {
   /** The queues this node runs now. */
   queues: () => readonly string[];
   /**
-   * The node id stopped being ours: `expired` (we hold it again now) or
-   * `taken` (another process holds it; take no jobs until it is free).
+   * The node id had stopped being ours: `regained` (it had lapsed; we hold it
+   * again) or `taken` (another process holds it: take no job until it is free).
    */
-  onLost: (how: "expired" | "taken") => Promise<void> | void;
+  onOwnership: (change: "regained" | "taken") => Promise<void> | void;
 }
 
 /** One node's identity in Redis, its heartbeat and dead-node recovery. */
@@ -112,6 +113,8 @@ export class Node {
   #loop: Promise<void> | undefined;
   #hooks: NodeHooks;
   #evicted = false;
+  /** Since when the heartbeat has reached Redis without a failure (epoch ms). */
+  #contactSince: number | undefined;
 
   /** Prepares the node; nothing is written before `claim`. */
   constructor(redis: Redis, config: Config, id: string, hooks: NodeHooks) {
@@ -162,6 +165,7 @@ export class Node {
       reply = await claimNode(this.#redis, this.id, this.holder, this.#ttl);
     }
     heldHere.add(this.id);
+    this.#contactSince = Date.now();
     await this.#register(queues);
     const moved = await this.#recover(this.id, this.holder);
     if (moved > 0) {
@@ -197,40 +201,44 @@ export class Node {
   /**
    * One heartbeat: refresh our key, then recover nodes whose key expired.
    *
-   * Our key can be found expired (this process stalled past its TTL: another
-   * node may have put our in-progress jobs back) or held by another process
-   * (which then owns this id's lists). Either way what this process believes
-   * it runs is stale: `onLost` drops that view, and the node rejoins as soon as
-   * the id is free again.
+   * Our key can be found missing (this process or Redis stalled past the TTL)
+   * or held by another process. Missing: we take it again and the loops
+   * rejoin. Held: that process owns this id's in-progress lists now, so the
+   * loops detach their jobs and take nothing until the id is free again.
    */
   async beat(): Promise<void> {
-    const reply = await claimNode(this.#redis, this.id, this.holder, this.#ttl);
+    let reply: string;
+    try {
+      reply = await claimNode(this.#redis, this.id, this.holder, this.#ttl);
+    } catch (error) {
+      this.#contactSince = undefined;
+      throw error;
+    }
+    this.#contactSince ??= Date.now();
     if (reply === "TAKEN") {
-      logger.warn(
-        "node id {id}: our liveness key had expired; dropping the stale view and rejoining",
-        {
-          id: this.id,
-        },
-      );
-      await this.#hooks.onLost("expired");
+      logger.warn("node id {id}: our liveness key had lapsed; took it again", { id: this.id });
       await this.#register(this.#hooks.queues());
       this.#evicted = false;
+      await this.#hooks.onOwnership("regained");
     } else if (reply !== "RENEWED" && !this.#evicted) {
       logger.error(
-        "node id {id} is now held by {holder}: this process stops taking jobs until it is free",
+        "node id {id} is now held by {holder}: this process takes no job until it is free",
         {
           id: this.id,
           holder: reply,
         },
       );
       this.#evicted = true;
-      await this.#hooks.onLost("taken");
+      await this.#hooks.onOwnership("taken");
     }
     await this.recoverDeadNodes();
   }
 
   /** Puts back the in-progress jobs of every registered node whose key expired. */
   async recoverDeadNodes(): Promise<void> {
+    // After an outage every key may have lapsed: give live nodes one TTL to renew
+    // theirs before calling anyone dead (a Redis restart must not re-run live jobs).
+    if (this.#contactSince === undefined || Date.now() - this.#contactSince < this.#ttl) return;
     let cursor = "0";
     do {
       const [next, ids] = await this.#redis.sscan(keys.NODES, cursor, "COUNT", 500);
@@ -310,13 +318,20 @@ export class Node {
   }
 
   async #run(): Promise<void> {
+    let failing = false;
     while (!this.#stopped.signal.aborted) {
-      await sleep(this.#config.heartbeat, this.#stopped.signal);
+      await sleep(jitter(this.#config.heartbeat, 0.1), this.#stopped.signal);
       if (this.#stopped.signal.aborted) break;
       try {
         await this.beat();
+        if (failing) logger.info("heartbeat reaches Redis again");
+        failing = false;
       } catch (error) {
-        logger.warn("heartbeat failed ({error}); will try again", { error: messageOf(error) });
+        // Logged once per outage, not once per beat.
+        if (!failing) {
+          logger.warn("heartbeat failed ({error}); will keep trying", { error: messageOf(error) });
+        }
+        failing = true;
       }
     }
   }

@@ -86,7 +86,7 @@ export class QueueLoop {
   #lastContactAt: number | undefined;
   #concurrency: number;
   #paused = false;
-  /** The node id is held by another process: take no job until `detach(false)`. */
+  /** The node id is not ours in Redis: take no job and send no ack until `rejoin()`. */
   #evicted = false;
   /** Bumped by `detach`: jobs begun before no longer belong to this loop's view. */
   #generation = 0;
@@ -114,11 +114,16 @@ export class QueueLoop {
     this.#notify();
   }
 
-  /** Whether both connections are up, and when Redis last answered the loop. */
-  health(): { connected: boolean; lastContactAt: Date | undefined } {
+  /**
+   * Whether the loop's command connection is up, when Redis last answered the
+   * loop, and whether it is busy (every slot taken: it has no reason to ask
+   * Redis for anything until a job ends).
+   */
+  health(): { connected: boolean; lastContactAt: Date | undefined; saturated: boolean } {
     return {
-      connected: this.#commands.status === "ready" && this.#blocking.status === "ready",
+      connected: this.#commands.status === "ready",
       lastContactAt: this.#lastContactAt === undefined ? undefined : new Date(this.#lastContactAt),
+      saturated: this.#running.size >= this.#concurrency,
     };
   }
 
@@ -141,30 +146,40 @@ export class QueueLoop {
   }
 
   /**
-   * Drops this loop's view of its jobs after the node id stopped being ours:
-   * running jobs are detached (when they end they are neither acknowledged nor
-   * settled: whoever now holds their in-progress entries decides), pending acks
-   * are dropped, and the in-progress list is reconciled before the next fetch.
-   * With `evicted`, no job is taken until `detach(false)` is called.
+   * The node id is ours again after it had lapsed (nobody else took it): take
+   * jobs again, send the acks Redis refused meanwhile, and reconcile the
+   * in-progress list with what runs here (another node may have put some of our
+   * jobs back while the key was missing: those run again elsewhere).
    */
-  detach(evicted: boolean): void {
-    this.#generation++;
-    this.#pendingAcks = [];
-    this.#evicted = evicted;
-    this.#needsReconcile = !evicted;
+  rejoin(): void {
+    this.#evicted = false;
+    this.#needsReconcile = true;
     this.#notify();
   }
 
-  /** Redis says the node id is not ours: stop until the heartbeat sorts it out (see node.ts). */
-  #lostNodeId(): void {
+  /**
+   * Another process holds the node id, and with it this id's in-progress lists:
+   * running jobs are detached (when they end they are neither acknowledged nor
+   * settled), pending acks are dropped, and no job is taken until `rejoin()`.
+   */
+  detach(): void {
+    this.#generation++;
+    this.#pendingAcks = [];
+    this.#evicted = true;
+    this.#notify();
+  }
+
+  /** Redis refused our acks (the id is not ours): hold them and take nothing until node.ts decides. */
+  #holdForNodeId(acks: Buffer[]): void {
+    this.#pendingAcks.unshift(...acks);
     if (this.#evicted) return;
+    this.#evicted = true;
     logger.warn(
-      "{queue}: the node id is no longer ours; dropping acks and waiting for the heartbeat",
+      "{queue}: the node id is not ours in Redis; holding acks until the heartbeat settles it",
       {
         queue: this.queue,
       },
     );
-    this.detach(true);
   }
 
   /** Emits QueueRunning / QueuePausing / QueuePaused when the state machine moves. */
@@ -296,7 +311,7 @@ export class QueueLoop {
       }
       this.#lastContactAt = Date.now();
       if (fetched.lost) {
-        this.#lostNodeId();
+        this.#holdForNodeId(acks);
         continue;
       }
       this.setPaused(fetched.paused);
@@ -538,7 +553,7 @@ export class QueueLoop {
         0,
         acks,
       );
-      if (lost) this.#lostNodeId();
+      if (lost) this.#holdForNodeId(acks);
     } catch (error) {
       this.#pendingAcks.unshift(...acks);
       throw error;

@@ -88,10 +88,12 @@ export interface NodeStats {
 
 /** One queue loop's health. */
 export interface QueueHealth {
-  /** Both of the loop's connections are up. */
+  /** The loop's command connection is up. */
   connected: boolean;
   /** When Redis last answered the loop (it asks at least once a second while running). */
   lastContactAt: Date | undefined;
+  /** Every slot is taken: the loop has no reason to talk to Redis until a job ends. */
+  saturated: boolean;
   /** running, idle, pausing or paused. */
   status: QueueStatus;
 }
@@ -106,7 +108,10 @@ export interface QueueHealth {
  * ```
  */
 export interface HealthReport {
-  /** Running, and every queue loop is connected and heard from Redis within the last 10 s. */
+  /**
+   * Running, and every queue loop is connected and heard from Redis within the
+   * last 10 s (or is saturated: all its slots busy).
+   */
   healthy: boolean;
   /** The node's lifecycle state. */
   state: "idle" | "starting" | "running" | "stopping" | "stopped";
@@ -228,12 +233,14 @@ export class Verk<W extends WorkerRegistry = WorkerRegistry> implements AsyncDis
       const node = this.#node = new Node(this.#producer, this.config, this.nodeId, {
         publish: (event) => this.#events.publish(event),
         queues: () => [...this.#loops.keys()],
-        onLost: (how) => {
-          for (const loop of this.#loops.values()) loop.detach(how === "taken");
+        onOwnership: (change) => {
+          for (const loop of this.#loops.values()) {
+            if (change === "taken") loop.detach();
+            else loop.rejoin();
+          }
         },
       });
       await node.claim(queues, this.#stopping.signal);
-      await node.recoverDeadNodes();
       for (const [queue, concurrency] of this.#queues) this.#startLoop(queue, concurrency);
       this.#schedulerRedis = this.#connect("scheduler", "worker");
       this.#scheduler = new Scheduler(this.#schedulerRedis, this.config);
@@ -385,8 +392,8 @@ export class Verk<W extends WorkerRegistry = WorkerRegistry> implements AsyncDis
     for (const [queue, loop] of this.#loops) {
       const entry = { ...loop.health(), status: loop.status };
       queues[queue] = entry;
-      const fresh = entry.lastContactAt !== undefined &&
-        now - entry.lastContactAt.getTime() < STALE_MS;
+      const fresh = entry.saturated ||
+        (entry.lastContactAt !== undefined && now - entry.lastContactAt.getTime() < STALE_MS);
       healthy &&= entry.connected && fresh;
     }
     return { healthy, state: this.#state, redis: this.#producer.status === "ready", queues };

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { Verk } from "../mod.ts";
+import { Verk, type WorkerObject } from "../mod.ts";
 import { spawnChild } from "./_helpers/process.ts";
 import { eventually, startRedis } from "./_helpers/redis.ts";
 import { FAST, inspector } from "./_helpers/verk.ts";
@@ -198,4 +198,47 @@ Deno.test("a worker stalled past its TTL whose id was taken over does not ack th
   stalled.process.kill("SIGTERM");
   assert.equal((await successor.status).code, 0);
   await stalled.status;
+});
+
+Deno.test("a Redis outage longer than the liveness TTL does not make live nodes re-run each other's jobs", async () => {
+  await using redis = await startRedis({ appendOnly: true });
+  if (redis.external) return; // needs a server of its own to stop
+  await using db = inspector(redis.url);
+  const starts = new Map<string, number>();
+  const release = Promise.withResolvers<void>();
+  const Long: WorkerObject<[]> = {
+    async perform() {
+      starts.set(this.job.jid, (starts.get(this.job.jid) ?? 0) + 1);
+      await release.promise;
+    },
+  };
+  const workers = { Long };
+  const options = {
+    ...FAST,
+    redisUrl: redis.url,
+    generateNodeId: true,
+    heartbeat: 200,
+    queues: { default: 5 },
+    workers,
+  };
+  await using a = new Verk(options);
+  await using b = new Verk(options);
+  await a.start();
+  await b.start();
+  await a.enqueueMany(
+    Array.from({ length: 10 }, () => ({ queue: "default", class: "Long", args: [] })),
+  );
+  await eventually(() => starts.size === 10);
+  await redis.kill();
+  await new Promise((resolve) => setTimeout(resolve, 1_000)); // the outage: 2.5 × the 400 ms TTL
+  await redis.restart();
+  // Give every heartbeat time to come back and look for dead nodes (several TTLs).
+  await eventually(() => a.health().healthy && b.health().healthy);
+  await new Promise((resolve) => setTimeout(resolve, 1_500));
+  release.resolve();
+  await eventually(async () =>
+    (await db.keys("inprogress:*")).length === 0 && (await db.llen("queue:default")) === 0
+  );
+  assert.equal(starts.size, 10);
+  assert.deepEqual([...starts.values()].filter((count) => count > 1), []);
 });

@@ -535,7 +535,7 @@ Deno.test("a node whose liveness key expired has its in-progress jobs recovered 
   });
   await verk.start();
   assert.deepEqual(await ran.promise, ["recovered"]);
-  assert.equal(await db.sismember("verk_nodes", "gone"), 0);
+  await eventually(async () => (await db.sismember("verk_nodes", "gone")) === 0);
   assert.equal(await db.exists("verk:node:gone:queues"), 0);
 });
 
