@@ -306,7 +306,7 @@ export function epochMsOf(value: number): number {
 /** Thrown inside the replacer; turned into a TypeError naming the path. */
 const UNENCODABLE = Symbol("unencodable");
 
-function bigIntReplacer(_key: string, value: unknown): unknown {
+function bigIntReplacer(this: Record<string, unknown>, key: string, value: unknown): unknown {
   switch (typeof value) {
     case "bigint":
       return rawJSON(value.toString());
@@ -316,9 +316,23 @@ function bigIntReplacer(_key: string, value: unknown): unknown {
     case "number":
       if (!Number.isFinite(value)) throw UNENCODABLE;
       return value;
+    case "string":
+      // A Date arrives here already turned into a string by its toJSON.
+      if (this[key] instanceof Date) throw UNENCODABLE;
+      return value;
+    case "object":
+      if (notPlain(value)) throw UNENCODABLE;
+      return value;
     default:
       return value;
   }
+}
+
+/** Objects JSON would silently change: a Map or a Set becomes {}, a class instance loses its type. */
+function notPlain(value: object | null): boolean {
+  if (value === null || Array.isArray(value)) return false;
+  const prototype = Object.getPrototypeOf(value);
+  return prototype !== Object.prototype && prototype !== null;
 }
 
 function describe(value: unknown): string | undefined {
@@ -338,6 +352,12 @@ const IDENTIFIER = /^[A-Za-z_$][\w$]*$/;
 
 /** Slow path, after a failure: walks `value` as JSON.stringify does to name the culprit. */
 function findUnencodable(value: unknown, key: string, path: string): string | undefined {
+  if (value instanceof Date) return `a Date at ${path} (pass value.toISOString() or a number)`;
+  if (typeof value === "object" && notPlain(value)) {
+    return `a ${
+      value!.constructor?.name ?? "non-plain object"
+    } at ${path} (only plain objects and arrays)`;
+  }
   if (
     typeof value === "object" && value !== null &&
     typeof (value as { toJSON?: unknown }).toJSON === "function"

@@ -57,34 +57,39 @@ export function parseHolder(value: string): Holder | undefined {
   return { hostname: match[1]!, pid: Number(match[2]), token: match[3]! };
 }
 
-/**
- * This machine's name. Without the permission to read it (`--allow-sys=hostname`)
- * a random name stands in: every other process then counts as "another host",
- * whose id is waited out rather than taken over.
- */
-export const hostname: () => string = (() => {
-  let name: string;
-  try {
-    name = Deno.hostname();
-  } catch {
-    name = `unknown-host-${randomHex(4)}`;
-  }
-  return () => name;
-})();
+let cachedHostname: string | undefined;
 
 /**
- * Whether a process with this pid runs on this machine. Reads /proc (Linux);
- * where that is not possible the answer is "yes", so an id is never taken from
- * a process that might be alive.
+ * This machine's name, read on first use (so importing Verk needs no
+ * permission). Without `--allow-sys=hostname` a random name stands in: every
+ * other process then counts as "another host", whose id is waited out rather
+ * than taken over.
  */
-export function processIsRunning(pid: number): boolean {
+export function hostname(): string {
+  if (cachedHostname === undefined) {
+    try {
+      cachedHostname = Deno.hostname();
+    } catch {
+      cachedHostname = `unknown-host-${randomHex(4)}`;
+    }
+  }
+  return cachedHostname;
+}
+
+/**
+ * Whether a process with this pid runs on this machine: read from /proc
+ * (Linux). "unknown" where that is not possible (no `--allow-read=/proc`, not
+ * Linux): the id is then waited out, never taken from a process that might be
+ * alive.
+ */
+export function processState(pid: number): "running" | "gone" | "unknown" {
   try {
     const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
     // The state follows the parenthesised command name; Z (zombie) and X (dead) have exited.
     const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
-    return state !== "Z" && state !== "X";
+    return state === "Z" || state === "X" ? "gone" : "running";
   } catch (error) {
-    return !(error instanceof Deno.errors.NotFound);
+    return error instanceof Deno.errors.NotFound ? "gone" : "unknown";
   }
 }
 
@@ -139,11 +144,13 @@ export class Node {
       throw new NodeIdInUseError(this.id, `${hostname()}:${Deno.pid} (this process)`);
     }
     const waitUntil = Date.now() + this.#ttl + 1_000;
+    let warned = false;
     let reply = await claimNode(this.#redis, this.id, this.holder, this.#ttl);
     while (reply !== "TAKEN" && reply !== "RENEWED") {
       const holder = parseHolder(reply);
       const sameHost = holder?.hostname === hostname();
-      if (holder && sameHost && (holder.pid === Deno.pid || !processIsRunning(holder.pid))) {
+      const state = holder && sameHost ? processState(holder.pid) : "unknown";
+      if (holder && sameHost && (holder.pid === Deno.pid || state === "gone")) {
         logger.info("node id {id} was held by {holder}, which is gone: taking it over", {
           id: this.id,
           holder: reply,
@@ -151,16 +158,24 @@ export class Node {
         reply = await claimNode(this.#redis, this.id, this.holder, this.#ttl, reply);
         continue;
       }
-      if (sameHost || Date.now() >= waitUntil || signal?.aborted) {
+      if ((sameHost && state === "running") || Date.now() >= waitUntil || signal?.aborted) {
         throw new NodeIdInUseError(this.id, reply);
       }
-      logger.warn(
-        "node id {id} is held by {holder} on another host; waiting for its key to expire",
-        {
-          id: this.id,
-          holder: reply,
-        },
-      );
+      if (!warned) {
+        const why = sameHost
+          ? "this process may not read /proc to see whether that pid still runs (grant --allow-read=/proc)"
+          : "it runs on another host";
+        logger.warn(
+          "node id {id} is held by {holder} and {why}; waiting up to {ms} ms for its key to expire",
+          {
+            id: this.id,
+            holder: reply,
+            why,
+            ms: waitUntil - Date.now(),
+          },
+        );
+        warned = true;
+      }
       await sleep(Math.min(1_000, this.#ttl), signal ?? this.#stopped.signal);
       reply = await claimNode(this.#redis, this.id, this.holder, this.#ttl);
     }

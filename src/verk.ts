@@ -6,7 +6,8 @@
  * @module
  */
 import { backoffDelay } from "./backoff.ts";
-import { type Config, resolveConfig, validateQueueName, type VerkOptions } from "./config.ts";
+import { type Config, queueNameError, resolveConfig, type VerkOptions } from "./config.ts";
+import { VerkError } from "./errors.ts";
 import { Client, type JobInput, ready } from "./client.ts";
 import { loggerFor, messageOf } from "./log.ts";
 import { Node, randomHex } from "./node.ts";
@@ -25,6 +26,12 @@ import { Stats } from "./stats.ts";
 import type { AnyWorker, ArgsOf, TimeInput, WorkerRegistry } from "./worker.ts";
 
 const logger = loggerFor("node");
+/** Throws a VerkError naming the method and the queue when `queue` is not a valid queue name. */
+function checkQueueName(method: string, queue: unknown): void {
+  const problem = queueNameError(queue);
+  if (problem !== undefined) throw new VerkError(`${method}: ${problem}`);
+}
+
 /** A loop that has not heard from Redis for this long is unhealthy. */
 const STALE_MS = 10_000;
 /** How often counters are flushed to Redis. */
@@ -214,11 +221,14 @@ export class Verk<W extends WorkerRegistry = WorkerRegistry> implements AsyncDis
   /**
    * Connects (waiting with backoff while Redis is unreachable), takes the node
    * id, puts back this id's leftover in-progress jobs, then starts the queues,
-   * the scheduler and the heartbeat. With `disabled` or no queues it only
-   * connects: the instance is a producer.
+   * the scheduler and the heartbeat — also with no queues yet (add them with
+   * `addQueue`). With `disabled` it only connects. A producer that only
+   * enqueues needs no `start()` at all.
    */
   start(): Promise<void> {
-    if (this.#state !== "idle") throw new Error(`start: this Verk is already ${this.#state}`);
+    if (this.#state !== "idle") {
+      return Promise.reject(new VerkError(`start: this Verk is already ${this.#state}`));
+    }
     this.#state = "starting";
     this.#started = this.#start();
     return this.#started;
@@ -249,7 +259,7 @@ export class Verk<W extends WorkerRegistry = WorkerRegistry> implements AsyncDis
       this.#statsTimer = setInterval(() => this.#flushStats(), STATS_FLUSH_MS);
       logger.info("node {id} running queues {queues}", {
         id: this.nodeId,
-        queues: this.config.queues,
+        queues: Object.fromEntries(this.#queues),
       });
     }
     this.#state = "running";
@@ -282,6 +292,7 @@ export class Verk<W extends WorkerRegistry = WorkerRegistry> implements AsyncDis
     }
     this.#events.close();
     if (this.#schedulerRedis) disconnect(this.#schedulerRedis);
+    this.#client.close();
     disconnect(this.#producer);
     this.#state = "stopped";
     logger.info("node {id} stopped", { id: this.nodeId });
@@ -315,7 +326,7 @@ export class Verk<W extends WorkerRegistry = WorkerRegistry> implements AsyncDis
    * Before `start()`, adds it to the queues `start()` runs.
    */
   async addQueue(queue: string, concurrency: number): Promise<void> {
-    validateQueueName(queue);
+    checkQueueName("addQueue", queue);
     if (!Number.isInteger(concurrency) || concurrency < 1) {
       throw new RangeError(
         `addQueue: concurrency of queue "${queue}" must be a positive integer: got ${concurrency}`,
@@ -341,7 +352,7 @@ export class Verk<W extends WorkerRegistry = WorkerRegistry> implements AsyncDis
    * `shutdownTimeout` to finish, the rest are aborted and put back on the queue.
    */
   async removeQueue(queue: string): Promise<void> {
-    validateQueueName(queue);
+    checkQueueName("removeQueue", queue);
     this.#queues.delete(queue);
     const loop = this.#loops.get(queue);
     if (!loop) return;
@@ -357,15 +368,15 @@ export class Verk<W extends WorkerRegistry = WorkerRegistry> implements AsyncDis
    * jobs finish (state pausing, then paused). Works from a producer too.
    */
   async pauseQueue(queue: string): Promise<void> {
-    validateQueueName(queue);
-    await this.#producer.sadd(keys.PAUSED, queue);
+    checkQueueName("pauseQueue", queue);
+    await this.#client.send("pauseQueue", () => this.#producer.sadd(keys.PAUSED, queue));
     this.#loops.get(queue)?.setPaused(true);
   }
 
   /** Resumes a paused queue on every node. */
   async resumeQueue(queue: string): Promise<void> {
-    validateQueueName(queue);
-    await this.#producer.srem(keys.PAUSED, queue);
+    checkQueueName("resumeQueue", queue);
+    await this.#client.send("resumeQueue", () => this.#producer.srem(keys.PAUSED, queue));
     this.#loops.get(queue)?.setPaused(false);
   }
 
