@@ -4,7 +4,6 @@
  * arguments. Shared by queues.ts, job_sets.ts and nodes.ts.
  * @module
  */
-import { ready } from "../client.ts";
 import { validateQueueName } from "../config.ts";
 import { AdminError, RedisUnavailableError } from "../errors.ts";
 import { type JobPayload, parseJob } from "../job.ts";
@@ -164,16 +163,33 @@ export function containing(text: string): string {
 }
 
 /**
- * The connection, once ready: admin calls fail within the connection's command
- * timeout while Redis is unreachable instead of waiting for it.
+ * The connection, once ready. Admin calls are made by people and scripts
+ * waiting for an answer: they fail at the first connection error (or after the
+ * connection's command timeout) instead of waiting for Redis to come back.
  */
 export async function connected(redis: Redis): Promise<Redis> {
   if (redis.status === "ready") return redis;
   const timeout = redis.options.commandTimeout ?? 5_000;
+  let cleanup = () => {};
   try {
-    await ready(redis, timeout);
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`not connected after ${timeout} ms`)),
+        timeout,
+      );
+      cleanup = () => {
+        clearTimeout(timer);
+        redis.off("ready", resolve);
+        redis.off("error", reject);
+      };
+      redis.once("ready", resolve);
+      redis.once("error", reject);
+      if (redis.status === "wait") redis.connect().catch(() => {});
+    });
   } catch (error) {
     throw new RedisUnavailableError("admin", timeout, { cause: error });
+  } finally {
+    cleanup();
   }
   return redis;
 }
