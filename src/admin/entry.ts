@@ -201,3 +201,17 @@ export function values(replies: [Error | null, unknown][] | null): unknown[] {
     return value;
   });
 }
+
+/** Every key matching `pattern` (and of `type`, if given), by SCAN: never blocks Redis as KEYS would. */
+export async function scanKeys(redis: Redis, pattern: string, type?: string): Promise<string[]> {
+  const found: string[] = [];
+  let cursor = "0";
+  do {
+    const [next, keys] = type === undefined
+      ? await redis.scan(cursor, "MATCH", pattern, "COUNT", 1000)
+      : await redis.scan(cursor, "MATCH", pattern, "COUNT", 1000, "TYPE", type);
+    cursor = next;
+    found.push(...keys);
+  } while (cursor !== "0");
+  return found;
+}

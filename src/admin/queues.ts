@@ -20,6 +20,7 @@ import {
   pageOf,
   type PageOptions,
   pageRange,
+  scanKeys,
   values,
 } from "./entry.ts";
 
@@ -73,20 +74,9 @@ export class AdminQueues {
   async names(): Promise<string[]> {
     const redis = await connected(this.#redis);
     const names = new Set(await redis.smembers(keys.QUEUES));
-    let cursor = "0";
-    do {
-      const [next, found] = await redis.scan(
-        cursor,
-        "MATCH",
-        "queue:*",
-        "COUNT",
-        1000,
-        "TYPE",
-        "list",
-      );
-      cursor = next;
-      for (const key of found) names.add(key.slice("queue:".length));
-    } while (cursor !== "0");
+    for (const key of await scanKeys(redis, "queue:*", "list")) {
+      names.add(key.slice("queue:".length));
+    }
     return [...names].sort();
   }
 

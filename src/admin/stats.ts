@@ -8,7 +8,7 @@
 import { AdminError } from "../errors.ts";
 import * as keys from "../keys.ts";
 import type { Redis } from "../redis.ts";
-import { connected, values } from "./entry.ts";
+import { connected, scanKeys, values } from "./entry.ts";
 import type { AdminQueues } from "./queues.ts";
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -140,15 +140,10 @@ export class AdminStats {
     const names = new Set(await this.#queues.names());
     const redis = await connected(this.#redis);
     for (const prefix of [keys.processedKey(""), keys.failedKey("")]) {
-      let cursor = "0";
-      do {
-        const [next, found] = await redis.scan(cursor, "MATCH", `${prefix}*`, "COUNT", 1000);
-        cursor = next;
-        for (const key of found) {
-          const name = key.slice(prefix.length);
-          if (!DATE.test(name)) names.add(name);
-        }
-      } while (cursor !== "0");
+      for (const key of await scanKeys(redis, `${prefix}*`)) {
+        const name = key.slice(prefix.length);
+        if (!DATE.test(name)) names.add(name);
+      }
     }
     const sorted = [...names].sort();
     if (sorted.length === 0) return {};

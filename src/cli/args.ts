@@ -93,6 +93,11 @@ function positiveInteger(values: Map<ValueFlag, string>, flag: ValueFlag): numbe
   return Number(text);
 }
 
+/** Refuses positionals left over after a command took its own. */
+export function noMoreArgs(extra: readonly string[]): void {
+  if (extra.length > 0) throw new UsageError(`too many arguments: ${extra.join(" ")}`);
+}
+
 /** A queue name from the command line, checked by enqueue's rules. */
 export function queueArg(name: string | undefined, what = "a queue name"): string {
   if (name === undefined) throw new UsageError(`missing ${what}`);

@@ -7,7 +7,7 @@
 import { RedisUnavailableError } from "../errors.ts";
 import { epochMsOf, parseJob } from "../job.ts";
 import type { Verk } from "../verk.ts";
-import { parseTime, queueArg, UsageError } from "./args.ts";
+import { noMoreArgs, parseTime, queueArg, UsageError } from "./args.ts";
 import type { Context, ExitCode } from "./context.ts";
 import { argsOf, duration, fields, plural, relativeTime, table } from "./format.ts";
 
@@ -64,15 +64,10 @@ export async function queues(ctx: Context): Promise<ExitCode> {
 export async function queue(ctx: Context): Promise<ExitCode> {
   const [, rawName, action = "list", ...extra] = ctx.args.positionals;
   const name = queueArg(rawName);
-  if (extra.length > 0) throw new UsageError(`too many arguments: ${extra.join(" ")}`);
+  noMoreArgs(extra);
   if (action === "clear") {
     const size = await ctx.admin.queues.size(name);
-    if (!ctx.confirm(`delete all ${plural(size, "job")} of queue ${name}`)) {
-      return ctx.fail("aborted");
-    }
-    const deleted = await ctx.admin.queues.clear(name);
-    ctx.print({ deleted }, () => `deleted ${plural(deleted, "job")} from queue ${name}`);
-    return 0;
+    return await ctx.bulk("delete", `queue ${name}`, size, () => ctx.admin.queues.clear(name));
   }
   if (action !== "list") throw new UsageError(`unknown action ${JSON.stringify(action)} for queue`);
   const page = await ctx.admin.queues.page(name, {
@@ -101,7 +96,7 @@ export async function queue(ctx: Context): Promise<ExitCode> {
 export async function enqueue(ctx: Context): Promise<ExitCode> {
   const [, className, argsText = "[]", ...extra] = ctx.args.positionals;
   if (className === undefined) throw new UsageError("enqueue needs a class name");
-  if (extra.length > 0) throw new UsageError(`too many arguments: ${extra.join(" ")}`);
+  noMoreArgs(extra);
   const queue = queueArg(ctx.args.queue, "--queue <queue>");
   const args = parseArgsJson(argsText);
   const at = ctx.args.at === undefined ? undefined : parseTime(ctx.args.at);
@@ -125,7 +120,7 @@ export async function enqueue(ctx: Context): Promise<ExitCode> {
 export async function pause(ctx: Context, paused: boolean): Promise<ExitCode> {
   const [command, rawName, ...extra] = ctx.args.positionals;
   const name = queueArg(rawName);
-  if (extra.length > 0) throw new UsageError(`too many arguments: ${extra.join(" ")}`);
+  noMoreArgs(extra);
   await withProducer(ctx, async (verk) => {
     await connected(verk, command!);
     await (paused ? verk.pauseQueue(name) : verk.resumeQueue(name));
@@ -140,7 +135,7 @@ export async function pause(ctx: Context, paused: boolean): Promise<ExitCode> {
 /** `verk nodes` and `verk nodes recover <node-id> [--queue q]` */
 export async function nodes(ctx: Context): Promise<ExitCode> {
   const [, action = "list", nodeId, ...extra] = ctx.args.positionals;
-  if (extra.length > 0) throw new UsageError(`too many arguments: ${extra.join(" ")}`);
+  noMoreArgs(extra);
   if (action === "recover") {
     if (nodeId === undefined) throw new UsageError("nodes recover needs a node id");
     const queue = ctx.args.queue === undefined ? undefined : queueArg(ctx.args.queue);

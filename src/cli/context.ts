@@ -5,7 +5,7 @@
  */
 import { Admin } from "../admin/admin.ts";
 import { type Args, UsageError } from "./args.ts";
-import { json } from "./format.ts";
+import { json, plural } from "./format.ts";
 
 /** A command's result: exit code 0 (done) or 1 (the operation failed). */
 export type ExitCode = 0 | 1;
@@ -53,6 +53,28 @@ export class Context implements AsyncDisposable {
     }
     const answer = prompt(`${question}? [y/N]`) ?? "";
     return /^y(es)?$/i.test(answer.trim());
+  }
+
+  /**
+   * A command on every job of `where` ("the dead set", "queue default"), which
+   * holds `size` jobs: asks first (see `confirm`), runs, prints how many.
+   */
+  async bulk(
+    verb: "enqueue" | "delete",
+    where: string,
+    size: number,
+    run: () => Promise<number>,
+  ): Promise<ExitCode> {
+    const now = verb === "enqueue" ? " now" : "";
+    if (!this.confirm(`${verb} all ${plural(size, "job")} of ${where}${now}`)) {
+      return this.fail("aborted");
+    }
+    const count = await run();
+    this.print(
+      verb === "enqueue" ? { moved: count } : { deleted: count },
+      () => `${verb}d ${plural(count, "job")} from ${where}`,
+    );
+    return 0;
   }
 
   /** Closes the admin connection, if one was opened. */

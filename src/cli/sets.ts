@@ -6,7 +6,7 @@
 import type { JobSet, JobSetName } from "../admin/job_sets.ts";
 import type { SetEntry } from "../admin/entry.ts";
 import { decodeBacktrace, epochMsOf } from "../job.ts";
-import { UsageError } from "./args.ts";
+import { noMoreArgs, UsageError } from "./args.ts";
 import type { Context, ExitCode } from "./context.ts";
 import { argsOf, errorOf, fields, plural, relativeTime, short, table } from "./format.ts";
 
@@ -22,7 +22,7 @@ export async function setCommand(ctx: Context, command: string): Promise<ExitCod
   const { name, label, column } = SET_COMMANDS[command]!;
   const set = ctx.admin.set(name);
   const [, action = "list", jid, ...extra] = ctx.args.positionals;
-  if (extra.length > 0) throw new UsageError(`too many arguments: ${extra.join(" ")}`);
+  noMoreArgs(extra);
   const needJid = () => {
     if (jid === undefined) throw new UsageError(`${command} ${action} needs a jid`);
     return jid;
@@ -50,26 +50,12 @@ export async function setCommand(ctx: Context, command: string): Promise<ExitCod
         "moved",
         " to the dead set",
       );
-    case "retry-all": {
+    case "retry-all":
       noJid();
-      const size = await set.size();
-      if (!ctx.confirm(`enqueue all ${plural(size, "job")} of the ${label} now`)) {
-        return ctx.fail("aborted");
-      }
-      const moved = await set.retryAll();
-      ctx.print({ moved }, () => `enqueued ${plural(moved, "job")} from the ${label}`);
-      return 0;
-    }
-    case "clear": {
+      return await ctx.bulk("enqueue", `the ${label}`, await set.size(), () => set.retryAll());
+    case "clear":
       noJid();
-      const size = await set.size();
-      if (!ctx.confirm(`delete all ${plural(size, "job")} of the ${label}`)) {
-        return ctx.fail("aborted");
-      }
-      const deleted = await set.clear();
-      ctx.print({ deleted }, () => `deleted ${plural(deleted, "job")} from the ${label}`);
-      return 0;
-    }
+      return await ctx.bulk("delete", `the ${label}`, await set.size(), () => set.clear());
     default:
       throw new UsageError(`unknown action ${JSON.stringify(action)} for ${command}`);
   }
