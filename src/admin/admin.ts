@@ -4,8 +4,8 @@
  * queue. The engine never imports this directory.
  * @module
  */
-import { resolveConfig } from "../config.ts";
-import { AdminError } from "../errors.ts";
+import { type Config, resolveConfig } from "../config.ts";
+import { AdminError, ConfigError } from "../errors.ts";
 import { connect, disconnect, type Redis, type RedisOptions } from "../redis.ts";
 import { JobSet, type JobSetName } from "./job_sets.ts";
 import { AdminNodes } from "./nodes.ts";
@@ -79,7 +79,7 @@ export class Admin implements AsyncDisposable {
   /** Validates the options (throws `ConfigError` naming the option); connects lazily. */
   constructor(options: AdminOptions = {}) {
     const { redisUrl, timeout, maxDeadJobs, deadTimeout, redisOptions } = options;
-    const config = resolveConfig({ redisUrl, enqueueTimeout: timeout, maxDeadJobs, deadTimeout });
+    const config = resolveAdminConfig({ redisUrl, timeout, maxDeadJobs, deadTimeout });
     this.#redis = connect({
       url: config.redisUrl,
       name: "admin",
@@ -110,14 +110,27 @@ export class Admin implements AsyncDisposable {
     }
   }
 
-  /** Closes the connection; calls after this fail. */
-  close(): Promise<void> {
+  /** Closes the connection; calls after this fail with `AdminError`. */
+  async close(): Promise<void> {
+    if (this.#redis.status === "end") return;
+    const ended = new Promise<void>((resolve) => this.#redis.once("end", () => resolve()));
     disconnect(this.#redis);
-    return Promise.resolve();
+    await ended;
   }
 
   /** Same as `close()`, for `await using`. */
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
+  }
+}
+
+/** The node options the admin shares, validated as the nodes validate them; `timeout` is the enqueue timeout. */
+function resolveAdminConfig(options: AdminOptions): Config {
+  const { timeout, ...rest } = options;
+  try {
+    return resolveConfig({ ...rest, enqueueTimeout: timeout });
+  } catch (error) {
+    if (!(error instanceof ConfigError) || error.option !== "enqueueTimeout") throw error;
+    throw new ConfigError("timeout", error.message.replace(/^option enqueueTimeout /, ""));
   }
 }

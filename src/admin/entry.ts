@@ -169,6 +169,7 @@ export function containing(text: string): string {
  */
 export async function connected(redis: Redis): Promise<Redis> {
   if (redis.status === "ready") return redis;
+  if (redis.status === "end") throw new AdminError("admin", "is closed");
   const timeout = redis.options.commandTimeout ?? 5_000;
   let cleanup = () => {};
   try {
