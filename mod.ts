@@ -53,6 +53,7 @@ export {
   type VerkOptions,
 } from "./src/config.ts";
 export {
+  AdminError,
   ConfigError,
   JobTimeoutError,
   JobValidationError,
@@ -72,3 +73,19 @@ export {
   type WorkerRegistry,
   type WorkerThis,
 } from "./src/worker.ts";
+export { Admin, type AdminOptions } from "./src/admin/admin.ts";
+export { AdminQueues, type QueueInfo } from "./src/admin/queues.ts";
+export { type DeadSetLimits, JobSet, type JobSetName } from "./src/admin/job_sets.ts";
+export {
+  AdminNodes,
+  type InProgressJobs,
+  type NodeInfo,
+  type SidekiqProcess,
+} from "./src/admin/nodes.ts";
+export {
+  AdminStats,
+  type DailyStats,
+  type QueueCounters,
+  type StatsSummary,
+} from "./src/admin/stats.ts";
+export type { JobEntry, Page, PageOptions, SetEntry } from "./src/admin/entry.ts";

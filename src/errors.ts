@@ -132,3 +132,25 @@ export class JobTimeoutError extends VerkError {
     this.timeoutMs = timeoutMs;
   }
 }
+
+/**
+ * The admin API refused a request: an argument is invalid (a queue name with
+ * spaces, a negative page, an empty jid) or names something it cannot act on
+ * (a live node, a job with no queue). `field` names the argument at fault.
+ *
+ * @example
+ * ```ts
+ * import { AdminError } from "@verk/verk";
+ * const error = new AdminError("page", "must be a positive integer: got -1");
+ * console.log(error.field, error.message); // page "page must be a positive integer: got -1"
+ * ```
+ */
+export class AdminError extends VerkError {
+  /** The argument at fault (`queue`, `jid`, `page`, `pageSize`, `nodeId`, `days` …). */
+  readonly field: string;
+  /** Creates the error for `field` with the reason it was refused. */
+  constructor(field: string, reason: string) {
+    super(`${field} ${reason}`);
+    this.field = field;
+  }
+}

@@ -17,6 +17,8 @@ export const DEAD = "dead";
 export const NODES = "verk_nodes";
 /** Set of paused queue names, shared by every node. */
 export const PAUSED = "verk:paused";
+/** Set of Sidekiq process identities (each one a hash with `info`, `busy`, `beat`, `quiet`). */
+export const PROCESSES = "processes";
 /** Hash jid -> times the job was recovered from a dead node. */
 export const RECOVERIES = "verk:recoveries";
 
