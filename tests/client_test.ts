@@ -175,13 +175,11 @@ Deno.test("job options are validated, and a batch error names the job's index", 
   const job = { queue: "q", class: "W", args: [] };
   await assert.rejects(verk.enqueue({ ...job, retryQueue: "bad q" }), field("retryQueue"));
   await assert.rejects(verk.enqueue({ ...job, maxRetryCount: 1e300 }), field("maxRetryCount"));
-  // deno-lint-ignore no-explicit-any
-  await assert.rejects(verk.enqueue({ ...job, dead: "no" as any }), field("dead"));
+  await assert.rejects(verk.enqueue({ ...job, dead: "no" as unknown as boolean }), field("dead"));
   await assert.rejects(verk.enqueue({ ...job, backtrace: -3 }), field("backtrace"));
   await assert.rejects(verk.enqueue({ ...job, extra: { class: "Y" } }), field("extra"));
-  // deno-lint-ignore no-explicit-any
   await assert.rejects(
-    verk.enqueue({ ...job, class: 5 as any }),
+    verk.enqueue({ ...job, class: 5 as unknown as string }),
     /job\.class must be a non-empty string/,
   );
   await assert.rejects(verk.enqueue({ ...job, args: [new Date()] }), /a Date at/);
