@@ -10,7 +10,7 @@
  * also puts back the in-progress jobs of nodes whose key has expired.
  * @module
  */
-import { jitter } from "./backoff.ts";
+import { backoffDelay, jitter } from "./backoff.ts";
 import type { Config } from "./config.ts";
 import type { Buffer } from "node:buffer";
 import type { VerkEvent } from "./events.ts";
@@ -333,20 +333,27 @@ export class Node {
   }
 
   async #run(): Promise<void> {
-    let failing = false;
+    const heartbeat = this.#config.heartbeat;
+    let failures = 0;
     while (!this.#stopped.signal.aborted) {
-      await sleep(jitter(this.#config.heartbeat, 0.1), this.#stopped.signal);
+      // After a failed beat, try again soon rather than a whole heartbeat later: the key
+      // lives two heartbeats, so one missed beat would let it lapse, and peers would put
+      // back the jobs this node is still running.
+      const wait = failures === 0
+        ? jitter(heartbeat, 0.1)
+        : backoffDelay(failures - 1, Math.min(100, heartbeat / 4), heartbeat / 4);
+      await sleep(wait, this.#stopped.signal);
       if (this.#stopped.signal.aborted) break;
       try {
         await this.beat();
-        if (failing) logger.info("heartbeat reaches Redis again");
-        failing = false;
+        if (failures > 0) logger.info("heartbeat reaches Redis again");
+        failures = 0;
       } catch (error) {
         // Logged once per outage, not once per beat.
-        if (!failing) {
+        if (failures === 0) {
           logger.warn("heartbeat failed ({error}); will keep trying", { error: messageOf(error) });
         }
-        failing = true;
+        failures++;
       }
     }
   }

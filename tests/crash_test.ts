@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { Verk, type WorkerObject } from "../mod.ts";
 import { spawnChild } from "./_helpers/process.ts";
 import { eventually, startRedis } from "./_helpers/redis.ts";
+import { startTcpProxy } from "./_helpers/tcp_proxy.ts";
 import { FAST, inspector } from "./_helpers/verk.ts";
 
 const childEnv = (url: string, extra: Record<string, string> = {}) => ({
@@ -241,4 +242,35 @@ Deno.test("a Redis outage longer than the liveness TTL does not make live nodes 
   );
   assert.equal(starts.size, 10);
   assert.deepEqual([...starts.values()].filter((count) => count > 1), []);
+});
+
+Deno.test("a failed heartbeat is retried within a fraction of the heartbeat, so a short outage does not let the key lapse", async () => {
+  await using redis = await startRedis();
+  await using proxy = startTcpProxy(redis.port);
+  await using db = inspector(redis.url);
+  await using verk = new Verk({
+    ...FAST,
+    redisUrl: proxy.url(redis.db),
+    nodeId: "steady",
+    heartbeat: 1_000,
+    queues: { default: 1 },
+  });
+  await verk.start();
+  // Just after a renewal (TTL back at 2 s), Redis is unreachable from 0.8 s to 1.3 s: the
+  // beat due at about 1 s fails. Trying again only a heartbeat later (about 2 s) would let
+  // the key expire; a prompt retry renews it by about 1.4 s.
+  await eventually(async () => await db.pttl("verk:node:steady") > 1_950, { intervalMs: 5 });
+  const renewedAt = Date.now();
+  await new Promise((resolve) => setTimeout(resolve, 800));
+  proxy.setDown(true);
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  proxy.setDown(false);
+  while (Date.now() - renewedAt < 2_500) {
+    assert.equal(
+      await db.exists("verk:node:steady"),
+      1,
+      `lapsed ${Date.now() - renewedAt} ms after its renewal`,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
 });

@@ -2,7 +2,8 @@
  * A TCP proxy for outage tests: listens on 127.0.0.1 (a free port), forwards
  * every connection to a target port, and can cut all current connections on
  * demand (both sides closed at once, as a broken network or a restarted load
- * balancer would). New connections are accepted again right after a cut.
+ * balancer would). New connections are accepted again right after a cut, or
+ * refused for a while with `setDown(true)`.
  *
  * @example
  * ```ts
@@ -24,6 +25,11 @@ export interface TcpProxy extends AsyncDisposable {
   readonly open: number;
   /** Closes every current connection on both sides; returns how many were cut. */
   cut(): number;
+  /**
+   * `true`: cut every connection and close new ones at once (Redis unreachable)
+   * until called with `false`.
+   */
+  setDown(down: boolean): void;
   /** Stops accepting, cuts every connection and waits until all of them are closed. */
   stop(): Promise<void>;
 }
@@ -41,6 +47,7 @@ export function startTcpProxy(targetPort: number): TcpProxy {
   const pairs = new Set<Pair>();
   const tasks = new Set<Promise<void>>();
   let stopped = false;
+  let down = false;
 
   const close = (pair: Pair) => {
     if (pair.closed) return;
@@ -97,7 +104,7 @@ export function startTcpProxy(targetPort: number): TcpProxy {
   track((async () => {
     try {
       for await (const client of listener) {
-        if (stopped) {
+        if (stopped || down) {
           client.close();
           continue;
         }
@@ -118,6 +125,10 @@ export function startTcpProxy(targetPort: number): TcpProxy {
       const count = pairs.size;
       for (const pair of [...pairs]) close(pair);
       return count;
+    },
+    setDown(value) {
+      down = value;
+      if (down) proxy.cut();
     },
     async stop() {
       if (!stopped) {

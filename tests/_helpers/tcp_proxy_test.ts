@@ -23,6 +23,13 @@ Deno.test("the proxy forwards to Redis, cut() drops every connection, and client
     // ioredis reconnects through the proxy and the next command goes through.
     assert.equal(await client.get("through"), "proxy");
     await eventually(() => proxy.open === 1);
+    // Down: connections are cut and refused until it is up again.
+    proxy.setDown(true);
+    const pending = client.get("through");
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    assert.equal(proxy.open, 0);
+    proxy.setDown(false);
+    assert.equal(await pending, "proxy");
   } finally {
     client.disconnect();
   }
