@@ -394,6 +394,67 @@ Deno.test("the scheduler sends members with no queue or no JSON to dead instead 
   assert.equal(await db.zcard("schedule"), 0);
 });
 
+Deno.test("bad input in retry and schedule and a 10 MB payload end in dead with a reason, and processing goes on", async () => {
+  await using redis = await startRedis();
+  await using db = inspector(redis.url);
+  const ran: string[] = [];
+  // 10 MB of args: over the default maxPayloadBytes (8 MB), under the test Redis' bulk limit.
+  const huge = (jid: string) =>
+    `{"class":"Good","args":["${"x".repeat(10 * 1024 * 1024)}"],"jid":"${jid}","queue":"default"}`;
+  await db.lpush("queue:default", huge("huge-queued"));
+  await db.zadd("retry", 1, "{not json", 2, '{"class":"Good","args":[],"jid":"r-no-queue"}');
+  await db.zadd("retry", 3, '{"class":"Good","jid":"r-no-args","queue":"default"}');
+  await db.zadd("schedule", 4, '{"class":"Good","jid":"s-no-args","queue":"default"}');
+  await db.zadd("schedule", 5, huge("huge-scheduled"));
+  // Good jobs behind each source of bad input.
+  await db.zadd(
+    "retry",
+    6,
+    '{"class":"Good","args":["from retry"],"jid":"r-ok","queue":"default"}',
+  );
+  await db.zadd(
+    "schedule",
+    7,
+    '{"class":"Good","args":["from schedule"],"jid":"s-ok","queue":"default"}',
+  );
+  await using verk = testVerk(redis.url, {
+    queues: { default: 1 },
+    workers: { Good: { perform: (what: string) => void ran.push(what) } },
+  });
+  await verk.enqueue({ queue: "default", class: "Good", args: ["queued"] });
+  await verk.start();
+  await eventually(() => ran.length === 3, { message: "the good jobs ran" });
+  assert.deepEqual(ran.sort(), ["from retry", "from schedule", "queued"]);
+  const dead = await eventually(async () => {
+    const members = await db.zrange("dead", 0, -1);
+    return members.length === 6 ? members.map((member) => JSON.parse(member)) : null;
+  }, { message: "six members in dead" });
+  // Each member's original text is kept as the dead job's only arg.
+  const reasonOf = (marker: string) => {
+    const found = dead.filter((job) => String(job.args[0]).includes(marker));
+    assert.equal(found.length, 1, marker);
+    return String(found[0].error_message);
+  };
+  assert.match(reasonOf("{not json"), /not valid JSON/);
+  assert.equal(reasonOf('"jid":"r-no-queue"'), "payload has no queue");
+  assert.match(reasonOf('"jid":"r-no-args"'), /args is not an array/);
+  assert.match(reasonOf('"jid":"s-no-args"'), /args is not an array/);
+  assert.match(reasonOf('"jid":"huge-queued"'), /over maxPayloadBytes 8388608/);
+  assert.match(reasonOf('"jid":"huge-scheduled"'), /over maxPayloadBytes 8388608/);
+  for (const job of dead) {
+    assert.equal(job.class, "Verk::MalformedJob");
+    assert.equal(job.error_class, "MalformedJob");
+    assert.equal(job.retry, false);
+  }
+  // The queued giant keeps its queue name and its whole text.
+  const queued = dead.find((job) => String(job.args[0]).includes('"jid":"huge-queued"'));
+  assert.equal(queued.queue, "default");
+  assert.equal(queued.args[0], huge("huge-queued"));
+  assert.equal(await db.zcard("retry") + await db.zcard("schedule"), 0);
+  await eventually(async () => (await db.llen("inprogress:default:1")) === 0);
+  assert.equal(await db.llen("queue:default"), 0);
+});
+
 Deno.test("stop puts a job that outlasts shutdownTimeout back on its queue, byte for byte", async () => {
   await using redis = await startRedis();
   await using db = inspector(redis.url);
