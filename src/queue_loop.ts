@@ -312,6 +312,8 @@ export class QueueLoop {
       this.#lastContactAt = Date.now();
       if (fetched.lost) {
         this.#holdForNodeId(acks);
+        // Nothing to do until the heartbeat settles the id (rejoin() or stop wakes us).
+        await this.#pause(PAUSED_POLL_MS);
         continue;
       }
       this.setPaused(fetched.paused);
