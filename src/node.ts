@@ -21,6 +21,7 @@ import { loggerFor, messageOf } from "./log.ts";
 import type { Redis } from "./redis.ts";
 import { errorFields } from "./retry.ts";
 import { claimNode, recoverJobs, recoverNode, releaseNode, settle } from "./scripts.ts";
+import { BLOCK_SECONDS } from "./queue_loop.ts";
 import { sleep } from "./scheduler.ts";
 
 const logger = loggerFor("node");
@@ -28,6 +29,13 @@ const logger = loggerFor("node");
 const MAX_RECOVERIES = 3;
 /** In-progress jobs recovered per script call. */
 const RECOVERY_BATCH = 100;
+/**
+ * How long a dead node's lists keep being swept before the node is forgotten.
+ * Its last blocking fetch (BLMOVE into its in-progress list, which no script
+ * guards) can still take a job up to BLOCK_SECONDS after it died; forgetting
+ * the node earlier would strand that job where no sweep looks.
+ */
+const FORGET_AFTER_MS = 2 * BLOCK_SECONDS * 1_000;
 
 /** The jid of a payload, or "" when it cannot be read (such a job is not counted). */
 function jidOf(payload: Buffer): string {
@@ -120,6 +128,8 @@ export class Node {
   #evicted = false;
   /** Since when the heartbeat has reached Redis without a failure (epoch ms). */
   #contactSince: number | undefined;
+  /** Dead nodes not forgotten yet, and when this node first found each dead (epoch ms). */
+  #deadSince = new Map<string, number>();
 
   /** Prepares the node; nothing is written before `claim`. */
   constructor(redis: Redis, config: Config, id: string, hooks: NodeHooks) {
@@ -249,11 +259,15 @@ export class Node {
     await this.recoverDeadNodes();
   }
 
-  /** Puts back the in-progress jobs of every registered node whose key expired. */
+  /**
+   * Puts back the in-progress jobs of every registered node whose key expired,
+   * and forgets such a node once it has been dead for FORGET_AFTER_MS.
+   */
   async recoverDeadNodes(): Promise<void> {
     // After an outage every key may have lapsed: give live nodes one TTL to renew
     // theirs before calling anyone dead (a Redis restart must not re-run live jobs).
     if (this.#contactSince === undefined || Date.now() - this.#contactSince < this.#ttl) return;
+    const seen = new Set<string>();
     let cursor = "0";
     do {
       const [next, ids] = await this.#redis.sscan(keys.NODES, cursor, "COUNT", 500);
@@ -264,9 +278,15 @@ export class Node {
         .exec();
       for (const [index, id] of others.entries()) {
         if (alive?.[index]?.[1] !== 0) continue;
+        seen.add(id);
         const recovered = await this.#recover(id, "");
         if (recovered < 0) continue; // it came back meanwhile
-        const moved = recovered + await recoverNode(this.#redis, { nodeId: id, forget: true });
+        const deadSince = this.#deadSince.get(id) ?? Date.now();
+        this.#deadSince.set(id, deadSince);
+        const forget = Date.now() - deadSince >= FORGET_AFTER_MS;
+        const rest = await recoverNode(this.#redis, { nodeId: id, forget });
+        if (forget && rest >= 0) this.#deadSince.delete(id);
+        const moved = recovered + Math.max(rest, 0);
         if (moved > 0) {
           logger.warn("node {id} is gone: put {moved} of its jobs back on their queues", {
             id,
@@ -275,6 +295,8 @@ export class Node {
         }
       }
     } while (cursor !== "0");
+    // Forget what this node no longer sees dead (it came back, or another node forgot it).
+    for (const id of this.#deadSince.keys()) if (!seen.has(id)) this.#deadSince.delete(id);
   }
 
   /**

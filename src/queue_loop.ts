@@ -32,8 +32,12 @@ import type { AnyWorker } from "./worker.ts";
 
 /** The most jobs one fetch takes. */
 const MAX_FETCH = 100;
-/** How long one blocking wait lasts before the loop looks around again. */
-const BLOCK_SECONDS = 1;
+/**
+ * How long one blocking wait lasts before the loop looks around again. A
+ * blocking move sent just before its node died can still take a job for this
+ * long (node.ts waits it out before forgetting a dead node).
+ */
+export const BLOCK_SECONDS = 1;
 /** How often a paused queue asks Redis whether it was resumed elsewhere. */
 const PAUSED_POLL_MS = 1_000;
 

@@ -301,3 +301,53 @@ Deno.test("a node whose id another process holds waits without hammering Redis, 
   await verk.enqueue({ queue: "default", class: "Note", args: [1] });
   await eventually(() => ran.length === 1, { message: "ran once the id was free again" });
 });
+
+Deno.test("a job that a dead node's last blocking fetch takes after its key expired is still put back", async () => {
+  await using redis = await startRedis();
+  await using db = inspector(redis.url);
+  await using survivor = new Verk({
+    ...FAST,
+    redisUrl: redis.url,
+    generateNodeId: true,
+    heartbeat: 200,
+    queues: { other: 1 },
+  });
+  await survivor.start();
+  await using victim = spawnChild(
+    "child_worker.ts",
+    childEnv(redis.url, { VERK_GENERATE_NODE_ID: "true", VERK_HEARTBEAT: "200" }),
+  );
+  await victim.waitFor("started");
+  const id = /started (\S+)/.exec(victim.output())![1]!;
+  // Freeze the victim just after its idle loop sent BLMOVE: Redis keeps serving that wait
+  // for a second, into the victim's in-progress list, after the victim stops renewing its key.
+  await eventually(async () => {
+    const clients = (await db.client("LIST")) as string;
+    const line = clients.split("\n").find((entry) =>
+      entry.includes(`name=verk:${id}:default:blocking`)
+    );
+    return line !== undefined && / idle=0 /.test(line) && / cmd=blmove /.test(line);
+  }, { intervalMs: 1 });
+  victim.process.kill("SIGSTOP");
+  const stoppedAt = Date.now();
+  // Its key (400 ms TTL) expires, and a sweep of the survivor finds it dead.
+  await eventually(async () => (await db.exists(`verk:node:${id}`)) === 0, { intervalMs: 5 });
+  await new Promise((resolve) => setTimeout(resolve, 250));
+  const jid = await survivor.enqueue({ queue: "default", class: "Record", args: ["late"] });
+  await eventually(async () => (await db.llen(`inprogress:default:${id}`)) === 1, {
+    timeoutMs: 1_000 - (Date.now() - stoppedAt),
+    message: "the frozen node's blocking fetch took the job",
+  });
+  victim.process.kill("SIGKILL");
+  await victim.status;
+  // The survivor does not run "default": the job must end up back on its queue.
+  const [payload] = await eventually(async () => {
+    const queued = await db.lrange("queue:default", 0, -1);
+    return queued.length === 1 ? queued : null;
+  }, { timeoutMs: 5_000, message: "the job is back on its queue" });
+  assert.equal(JSON.parse(payload!).jid, jid);
+  assert.deepEqual(await db.keys("inprogress:*"), []);
+  await eventually(async () => (await db.sismember("verk_nodes", id)) === 0, {
+    message: "the dead node is forgotten in the end",
+  });
+});
