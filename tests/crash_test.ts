@@ -351,3 +351,48 @@ Deno.test("a job that a dead node's last blocking fetch takes after its key expi
     message: "the dead node is forgotten in the end",
   });
 });
+
+Deno.test({
+  name: "stop() while Redis is down returns in bounded time, leaving unfinished jobs for recovery",
+  // KNOWN BUG, left for the lead (found while writing the chaos test): stop() waits until
+  // Redis is back, forever if it never is. Worker-role connections queue commands while
+  // disconnected (enableOfflineQueue, maxRetriesPerRequest: null), and two steps of stop()
+  // wait on such commands without a deadline: Scheduler.stop() awaits its loop, which
+  // awaits due_jobs on the scheduler connection; QueueLoop.stop() awaits its final ack
+  // flush and recover_node on the loop's command connection after the shutdown deadline.
+  // Nothing is lost (the jobs stay in in-progress and are recovered), but a SIGTERM
+  // during an outage ends only by the orchestrator's SIGKILL. A fix: bound those steps
+  // (e.g. by enqueueTimeout after the shutdown deadline) and disconnect the connection,
+  // which rejects the queued commands; QueueLoop.stop already logs that jobs stay in
+  // progress for recovery when its put-back fails.
+  ignore: true,
+  async fn() {
+    await using redis = await startRedis({ appendOnly: true });
+    if (redis.external) return; // needs a server of its own to stop
+    await using db = inspector(redis.url);
+    db.on("error", () => {}); // reconnects by itself after the restart
+    const verk = new Verk({
+      ...FAST,
+      redisUrl: redis.url,
+      shutdownTimeout: 500,
+      enqueueTimeout: 1_000,
+      queues: { default: 1 },
+      workers: { Hang: { perform: () => new Promise(() => {}) } },
+    });
+    await verk.start();
+    await verk.enqueue({ queue: "default", class: "Hang", args: [] });
+    await eventually(async () => (await db.llen("inprogress:default:1")) === 1);
+    await redis.kill();
+    const began = Date.now();
+    const stopped = verk.stop();
+    const outcome = await Promise.race([
+      stopped.then(() => "stopped"),
+      new Promise((resolve) => setTimeout(() => resolve("still stopping"), 5_000)),
+    ]);
+    await redis.restart(); // lets a hung stop() finish, so the test cleans up either way
+    await stopped;
+    assert.equal(outcome, "stopped", `stop() took over ${Date.now() - began} ms`);
+    // The unfinished job was not lost: it waits in progress for recovery.
+    assert.equal(await db.llen("inprogress:default:1") + await db.llen("queue:default"), 1);
+  },
+});
