@@ -139,11 +139,23 @@ class Slot {
     this.nodeId = /started (\S+)/.exec(child.output())![1]!;
   }
 
-  /** Kills the process (SIGKILL, or SIGTERM for a graceful stop) and waits for its exit. */
+  /**
+   * Kills the process (SIGKILL, or SIGTERM for a graceful stop) and waits for its
+   * exit; a graceful stop that takes over 10 s is reported and ended with SIGKILL.
+   */
   async stop(signal: "SIGKILL" | "SIGTERM"): Promise<Deno.CommandStatus> {
     const child = this.child!;
     this.#expectedExit = true;
     child.process.kill(signal);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const overdue = new Promise<"overdue">((resolve) => {
+      timer = setTimeout(() => resolve("overdue"), 10_000);
+    });
+    if (await Promise.race([child.status, overdue]) === "overdue") {
+      this.crashes.push(`${this.name} did not stop within 10 s of ${signal}`);
+      child.process.kill("SIGKILL");
+    }
+    clearTimeout(timer);
     return await child.status;
   }
 
