@@ -370,7 +370,6 @@ Deno.test({
     await using redis = await startRedis({ appendOnly: true });
     if (redis.external) return; // needs a server of its own to stop
     await using db = inspector(redis.url);
-    db.on("error", () => {}); // reconnects by itself after the restart
     const verk = new Verk({
       ...FAST,
       redisUrl: redis.url,
