@@ -55,7 +55,7 @@ function plan(): Planned[] {
       : "ok";
     const failures = kind === "doomed" ? -1 : kind === "flaky" ? 1 + (i % 3 === 0 ? 1 : 0) : 0;
     const job: JobInput = {
-      queue: QUEUES[i % QUEUES.length]!,
+      queue: QUEUES[(i >> 4) % QUEUES.length]!, // every kind on both queues
       class: "Chaos",
       args: [failures, i % 7],
       jid: randomJid(),
