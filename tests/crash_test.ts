@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { Verk, type WorkerObject } from "../mod.ts";
-import { spawnChild } from "./_helpers/process.ts";
+import { type ChildWorker, spawnChild } from "./_helpers/process.ts";
 import { eventually, startRedis } from "./_helpers/redis.ts";
 import { startTcpProxy } from "./_helpers/tcp_proxy.ts";
 import { FAST, inspector } from "./_helpers/verk.ts";
@@ -12,6 +12,30 @@ const childEnv = (url: string, extra: Record<string, string> = {}) => ({
   VERK_POLL_INTERVAL: "100",
   ...extra,
 });
+
+/**
+ * A started in-process node with a random id that runs only queue "other", so
+ * jobs it recovers for queue "default" stay visible on that queue.
+ */
+async function startSurvivor(url: string, heartbeat: number): Promise<Verk> {
+  const survivor = new Verk({
+    ...FAST,
+    redisUrl: url,
+    generateNodeId: true,
+    heartbeat,
+    queues: { other: 1 },
+  });
+  await survivor.start();
+  return survivor;
+}
+
+/** A child worker with a random id on queue "default" (it prints "started <id>"). */
+function spawnVictim(url: string, heartbeat: number): ChildWorker {
+  return spawnChild(
+    "child_worker.ts",
+    childEnv(url, { VERK_GENERATE_NODE_ID: "true", VERK_HEARTBEAT: String(heartbeat) }),
+  );
+}
 
 Deno.test("a worker killed with SIGKILL mid-job loses nothing: restarted with the same node id, the job runs again", async () => {
   await using redis = await startRedis();
@@ -72,19 +96,9 @@ Deno.test("a second process with the same node id is refused while the first run
 Deno.test("jobs of a node killed with SIGKILL are put back on their queue by a surviving node within 3 heartbeats", async () => {
   await using redis = await startRedis();
   await using db = inspector(redis.url);
-  await using survivor = new Verk({
-    ...FAST,
-    redisUrl: redis.url,
-    generateNodeId: true,
-    heartbeat: 300,
-    queues: { other: 1 },
-  });
-  await survivor.start();
+  await using survivor = await startSurvivor(redis.url, 300);
   {
-    await using victim = spawnChild(
-      "child_worker.ts",
-      childEnv(redis.url, { VERK_GENERATE_NODE_ID: "true", VERK_HEARTBEAT: "300" }),
-    );
+    await using victim = spawnVictim(redis.url, 300);
     await victim.waitFor("started");
     const jid = await survivor.enqueue({ queue: "default", class: "Record", args: ["hang"] });
     await eventually(async () => (await db.lrange("runs", 0, -1)).includes(jid));
@@ -305,18 +319,8 @@ Deno.test("a node whose id another process holds waits without hammering Redis, 
 Deno.test("a job that a dead node's last blocking fetch takes after its key expired is still put back", async () => {
   await using redis = await startRedis();
   await using db = inspector(redis.url);
-  await using survivor = new Verk({
-    ...FAST,
-    redisUrl: redis.url,
-    generateNodeId: true,
-    heartbeat: 200,
-    queues: { other: 1 },
-  });
-  await survivor.start();
-  await using victim = spawnChild(
-    "child_worker.ts",
-    childEnv(redis.url, { VERK_GENERATE_NODE_ID: "true", VERK_HEARTBEAT: "200" }),
-  );
+  await using survivor = await startSurvivor(redis.url, 200);
+  await using victim = spawnVictim(redis.url, 200);
   await victim.waitFor("started");
   const id = /started (\S+)/.exec(victim.output())![1]!;
   // Freeze the victim just after its idle loop sent BLMOVE: Redis keeps serving that wait
