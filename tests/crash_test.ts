@@ -319,8 +319,8 @@ Deno.test("a node whose id another process holds waits without hammering Redis, 
 Deno.test("a job that a dead node's last blocking fetch takes after its key expired is still put back", async () => {
   await using redis = await startRedis();
   await using db = inspector(redis.url);
-  await using survivor = await startSurvivor(redis.url, 200);
-  await using victim = spawnVictim(redis.url, 200);
+  await using survivor = await startSurvivor(redis.url, 100);
+  await using victim = spawnVictim(redis.url, 100);
   await victim.waitFor("started");
   const id = /started (\S+)/.exec(victim.output())![1]!;
   // Freeze the victim just after its idle loop sent BLMOVE: Redis keeps serving that wait
@@ -334,9 +334,10 @@ Deno.test("a job that a dead node's last blocking fetch takes after its key expi
   }, { intervalMs: 1 });
   victim.process.kill("SIGSTOP");
   const stoppedAt = Date.now();
-  // Its key (400 ms TTL) expires, and a sweep of the survivor finds it dead.
+  // Its key (200 ms TTL) expires, and a sweep of the survivor (every 100 ms) finds it dead,
+  // all well within the second that the frozen BLMOVE still waits.
   await eventually(async () => (await db.exists(`verk:node:${id}`)) === 0, { intervalMs: 5 });
-  await new Promise((resolve) => setTimeout(resolve, 250));
+  await new Promise((resolve) => setTimeout(resolve, 130));
   const jid = await survivor.enqueue({ queue: "default", class: "Record", args: ["late"] });
   await eventually(async () => (await db.llen(`inprogress:default:${id}`)) === 1, {
     timeoutMs: 1_000 - (Date.now() - stoppedAt),
