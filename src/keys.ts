@@ -37,3 +37,9 @@ export const processedKey = (suffix?: string): string =>
 /** Lifetime counter of failed jobs, total or per queue/day. */
 export const failedKey = (suffix?: string): string =>
   suffix === undefined ? "stat:failed" : `stat:failed:${suffix}`;
+
+/** A process's running jobs: `<identity>:workers` (Sidekiq ≤ 6.4) and `<identity>:work` (6.5+). */
+export const processWorkKeys = (identity: string): [string, string] => [
+  `${identity}:workers`,
+  `${identity}:work`,
+];
