@@ -37,12 +37,13 @@ export async function jobPage(view: View, entry: JobEntry, context: JobContext):
     ? []
     : await decodeBacktrace(job.error_backtrace);
   const queue = job?.queue;
+  const args = argsOf(job);
   const rows: [string, Html | string][] = [
     ["JID", markup`<span class="mono">${entry.jid || "(none)"}</span>`],
     ["Where", context.where],
     ["Class", job?.class ?? "-"],
     ["Queue", queue ? markup`<a href="${href(view, "queues", queue)}">${queue}</a>` : "-"],
-    ["Args", markup`<pre id="args">${job ? prettyJson(argsOf(job)) : "-"}</pre>`],
+    ["Args", markup`<pre id="args">${args.length > 80 ? prettyJson(args) : args || "-"}</pre>`],
   ];
   if (context.at) rows.push([context.at.label, when(view, context.at.time?.getTime())]);
   if (job?.retry_count !== undefined) rows.push(["Retry count", String(job.retry_count)]);
