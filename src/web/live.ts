@@ -47,8 +47,9 @@ export interface LiveOptions {
 
 /**
  * The rate at each sample from `from` on: the counter increase since the last
- * sample at least `spanMs` older (or the oldest), per second. A counter that
- * went down (reset, FLUSHDB) gives 0.
+ * sample at least `spanMs` older, per second. Samples with less than `spanMs`
+ * of history before them give no point: a shorter window could hold one 5 s
+ * flush and read as a spike. A counter that went down (FLUSHDB) gives 0.
  */
 export function ratesOf(samples: readonly Sample[], spanMs: number, from = 1): RatePoint[] {
   const points: RatePoint[] = [];
@@ -57,8 +58,8 @@ export function ratesOf(samples: readonly Sample[], spanMs: number, from = 1): R
     const now = samples[i]!;
     while (ref + 1 < i && samples[ref + 1]!.t <= now.t - spanMs) ref++;
     const then = samples[ref]!;
+    if (then.t > now.t - spanMs) continue;
     const seconds = (now.t - then.t) / 1000;
-    if (seconds <= 0) continue;
     const rate = (a: number, b: number) => Math.max(0, a - b) / seconds;
     points.push([
       now.t,
