@@ -33,7 +33,7 @@ h1{font-size:1.4rem;margin:.25rem 0 1rem}h2{font-size:1.1rem;margin:1.5rem 0 .5r
 .panel{background:var(--card);border:1px solid var(--line);border-radius:8px;padding:.75rem;margin-bottom:1rem}
 .scroll{overflow-x:auto;background:var(--card);border:1px solid var(--line);border-radius:8px}
 table{border-collapse:collapse;width:100%}
-th,td{text-align:left;padding:.4rem .6rem;border-bottom:1px solid var(--line);vertical-align:top}
+th,td{text-align:left;padding:.4rem .6rem;border-bottom:1px solid var(--line);vertical-align:middle}
 th{font-size:.8rem;text-transform:uppercase;letter-spacing:.03em;color:var(--muted);white-space:nowrap}
 th button{font:inherit;color:inherit;text-transform:inherit;letter-spacing:inherit;background:none;border:0;padding:0;cursor:pointer}
 th[aria-sort=ascending] button::after{content:" ▲"}th[aria-sort=descending] button::after{content:" ▼"}
@@ -60,6 +60,8 @@ details.confirm[open]>div{margin-top:.5rem;padding:.5rem;border:1px solid var(--
 .pager{display:flex;gap:1rem;align-items:center;margin:.5rem 0;color:var(--muted)}
 dl.fields{display:grid;grid-template-columns:max-content 1fr;gap:.3rem 1rem;margin:0}
 dl.fields dt{color:var(--muted)}dl.fields dd{margin:0;overflow-wrap:anywhere}
+#chart h2{margin-top:0}
+.actions .spacer{flex:1}
 #chart svg{width:100%;height:200px;display:block;margin:.5rem 0}
 #chart .processed{stroke:var(--accent);fill:none;stroke-width:2}
 #chart .failed{stroke:var(--bad);fill:none;stroke-width:2}

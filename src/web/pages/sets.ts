@@ -103,32 +103,31 @@ export async function setPage(view: View, admin: Admin, kind: SetKind): Promise<
   if (view.readOnly) {
     return page(view, { title: kind.title, section, body: markup`${rows}${pager(view, list)}` });
   }
-  const all = markup`<div class="actions">${
-    confirmForm(
-      view,
-      action,
-      kind.runAll,
-      `Enqueue all ${list.total} jobs of ${kind.label} now?`,
-      { action: "run-all" },
-      false,
-    )
-  }${
-    confirmForm(
-      view,
-      action,
-      "Delete all…",
-      `Delete all ${list.total} jobs of ${kind.label}? This cannot be undone.`,
-      { action: "clear" },
-    )
-  }</div>`;
+  // The selection buttons belong to the form around the table (form="bulk"); the
+  // "all" actions are forms of their own, on the same line.
   const buttons = kind.actions.map(([value, label]) => {
     const cls = value === "run" ? "btn" : "btn danger";
-    return markup`<button class="${cls}" type="submit" name="action" value="${value}">${label}</button>`;
+    return markup`<button class="${cls}" type="submit" form="bulk" name="action" value="${value}">${label}</button>`;
   });
-  const body = markup`${all}
-<form method="post" action="${view.base}${action}">${csrfField(view)}
+  const runAll = confirmForm(
+    view,
+    action,
+    kind.runAll,
+    `Enqueue all ${list.total} jobs of ${kind.label} now?`,
+    { action: "run-all" },
+    false,
+  );
+  const clear = confirmForm(
+    view,
+    action,
+    "Delete all…",
+    `Delete all ${list.total} jobs of ${kind.label}? This cannot be undone.`,
+    { action: "clear" },
+  );
+  const body = markup`<div class="actions">${buttons}<span class="muted">the selected jobs</span>
+<span class="spacer"></span>${runAll}${clear}</div>
+<form id="bulk" method="post" action="${view.base}${action}">${csrfField(view)}
 <input type="hidden" name="page" value="${list.page}">
-<div class="actions">${buttons}<span class="muted">on the selected jobs</span></div>
 ${rows}
 </form>
 ${pager(view, list)}`;
