@@ -51,6 +51,11 @@ await using verk = new Verk({
         throw new PaymentDeclined(`card declined for order ${order}`);
       },
     },
+    RenderTemplate: {
+      perform(_template: string) {
+        throw new SyntaxError("unexpected token < in template at 1:1");
+      },
+    },
     MonthlyReport: {
       perform(_month: string) {
         return sleep(600_000, this.job.signal);
@@ -76,12 +81,12 @@ await verk.enqueueMany(
     maxRetryCount: 0,
   })),
 );
+// Args are untrusted data: the dashboard shows this as text.
 await verk.enqueue({
   queue: "mailers",
-  class: "SendEmail",
+  class: "RenderTemplate",
   args: ['<script>alert("args are data")</script>'],
   maxRetryCount: 0,
-  extra: { tags: ["escaping"] },
 });
 // Long jobs for the Busy page, scheduled jobs, and a paused queue with a backlog.
 await verk.enqueue({ queue: "reports", class: "MonthlyReport", args: ["2026-11"] });
@@ -159,7 +164,8 @@ async function screenshots(url: string, dir: string): Promise<void> {
     await shoot("/busy", "busy");
     await shoot("/retries", "retries");
     await page.goto(`${url}/dead`);
-    const jid = await page.locator("tr[data-jid] a.mono").first().textContent();
+    const row = page.locator("tr[data-jid]", { hasText: "RenderTemplate" });
+    const jid = await row.getAttribute("data-jid");
     await shoot(`/dead/${jid}`, "job");
   } finally {
     await browser.close();
