@@ -6,23 +6,14 @@
  */
 import { configure, getConsoleSink } from "@logtape/logtape";
 import { ConfigError } from "../errors.ts";
-import type { WebAuth } from "./security.ts";
+import type { ServeWebOptions } from "./mod.ts";
 
-/** What `main` starts: `serveWeb`, passed in (mod.ts imports this file). */
-type Serve = (options: {
-  redisUrl?: string;
-  hostname?: string;
-  port?: number;
-  basePath?: string;
-  auth?: WebAuth;
-  readOnly?: boolean;
-  secret?: string;
-  signal?: AbortSignal;
-}) => Deno.HttpServer<Deno.NetAddr>;
+/** What `main` starts: `serveWeb`, passed in (mod.ts imports this file at run time). */
+type Serve = (options: ServeWebOptions) => Deno.HttpServer<Deno.NetAddr>;
 
 /** The server options from the environment (only the variables that are set). */
-export function optionsFromEnv(env: (name: string) => string | undefined): Parameters<Serve>[0] {
-  const options: Parameters<Serve>[0] = {};
+export function optionsFromEnv(env: (name: string) => string | undefined): ServeWebOptions {
+  const options: ServeWebOptions = {};
   const redisUrl = env("VERK_REDIS_URL");
   if (redisUrl) options.redisUrl = redisUrl;
   const host = env("VERK_WEB_HOST");
@@ -68,33 +59,26 @@ export async function main(serve: Serve): Promise<void> {
       { category: ["logtape", "meta"], lowestLevel: "warning", sinks: ["console"] },
     ],
   });
-  let options: Parameters<Serve>[0];
-  try {
-    options = optionsFromEnv((name) => Deno.env.get(name));
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    console.error(`verk web: ${error.message}`);
-    Deno.exit(2);
-  }
-  const hostname = options.hostname ?? "127.0.0.1";
-  if (!options.auth && !/^(127\.|::1$|localhost$)/.test(hostname)) {
-    console.error(
-      `verk web: listening on ${hostname} without authentication: anyone who reaches it can ` +
-        "delete jobs. Set VERK_WEB_USERNAME and VERK_WEB_PASSWORD, or VERK_WEB_TOKEN.",
-    );
-  }
   const stop = new AbortController();
   const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
   const onSignal = () => stop.abort();
-  for (const signal of signals) Deno.addSignalListener(signal, onSignal);
   let server: Deno.HttpServer<Deno.NetAddr>;
   try {
+    const options = optionsFromEnv((name) => Deno.env.get(name));
+    const hostname = options.hostname ?? "127.0.0.1";
+    if (!options.auth && !/^(127\.|::1$|localhost$)/.test(hostname)) {
+      console.error(
+        `verk web: listening on ${hostname} without authentication: anyone who reaches it can ` +
+          "delete jobs. Set VERK_WEB_USERNAME and VERK_WEB_PASSWORD, or VERK_WEB_TOKEN.",
+      );
+    }
     server = serve({ ...options, signal: stop.signal });
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     console.error(`verk web: ${error.message}`);
     Deno.exit(2);
   }
+  for (const signal of signals) Deno.addSignalListener(signal, onSignal);
   await server.finished;
   for (const signal of signals) Deno.removeSignalListener(signal, onSignal);
 }
