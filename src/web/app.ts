@@ -109,10 +109,13 @@ export class WebApp {
       return text(400, "Bad path");
     }
     const method = request.method === "HEAD" ? "GET" : request.method;
-    if (method === "POST" && match(["login"], segments)) return await this.#login(request);
-    const nonce = newNonce();
-    const view: View = { ...this.#parts, csrf: "", nonce, now: Date.now(), url };
-    const verdict = await this.#parts.guard.check(request, () => this.#loginPage(view));
+    const { guard } = this.#parts;
+    if (method === "POST" && guard.usesToken && match(["login"], segments)) {
+      return await this.#login(request);
+    }
+    const view = this.#view(url);
+    const { nonce } = view;
+    const verdict = await guard.check(request, () => this.#loginPage(view));
     if (!verdict.ok) return verdict.response;
     view.csrf = verdict.csrf;
     const respond = (status: number, body: Html, extra: Record<string, string> = {}) => {
@@ -124,6 +127,8 @@ export class WebApp {
       for (const cookie of verdict.setCookies) headers.append("set-cookie", cookie);
       return new Response(request.method === "HEAD" ? null : body.text, { status, headers });
     };
+    const notAllowed = (allow: string) =>
+      respond(405, this.#problem(view, "Method not allowed", `Use ${allow}.`), { allow });
     try {
       if (method === "GET") {
         if (match(["live"], segments)) return this.#live();
@@ -134,27 +139,15 @@ export class WebApp {
           if (body) return respond(200, body);
           return respond(404, this.#problem(view, "Not found", notFoundText(segments)));
         }
-        if (this.#posts.some(([pattern]) => match(pattern, segments))) {
-          return respond(
-            405,
-            this.#problem(view, "Method not allowed", "Use the page's buttons."),
-            {
-              allow: "POST",
-            },
-          );
-        }
+        if (this.#posts.some(([pattern]) => match(pattern, segments))) return notAllowed("POST");
       } else if (method === "POST") {
         const route = this.#posts.find(([pattern]) => match(pattern, segments));
         if (route) return await this.#post(request, view, route, segments, respond);
         if (this.#gets.some(([pattern]) => match(pattern, segments))) {
-          return respond(405, this.#problem(view, "Method not allowed", "This page only shows."), {
-            allow: "GET, HEAD",
-          });
+          return notAllowed("GET, HEAD");
         }
       } else {
-        return respond(405, this.#problem(view, "Method not allowed", "Use GET or POST."), {
-          allow: "GET, HEAD, POST",
-        });
+        return notAllowed("GET, HEAD, POST");
       }
       return respond(404, this.#problem(view, "Not found", "There is no such page."));
     } catch (error) {
@@ -199,6 +192,12 @@ export class WebApp {
     return respond(outcome.status, this.#problem(view, "Not done", outcome.message));
   }
 
+  /** A page's view of `url`, before the CSRF token is known. */
+  #view(url: URL): View {
+    const { base, readOnly, redis } = this.#parts;
+    return { base, readOnly, redis, csrf: "", nonce: newNonce(), now: Date.now(), url };
+  }
+
   async #queueJob(view: View, queue: string, jid: string): Promise<Html | undefined> {
     const entry = await this.#parts.admin.queues.find(queue, jid);
     if (!entry) return undefined;
@@ -231,14 +230,7 @@ export class WebApp {
     }
     const cookie = await guard.signIn(request, token);
     if (cookie === undefined) {
-      const view = {
-        ...this.#parts,
-        csrf: "",
-        nonce: newNonce(),
-        now: Date.now(),
-        url: new URL(request.url),
-      };
-      return this.#loginPage(view, "That token is not right.");
+      return this.#loginPage(this.#view(new URL(request.url)), "That token is not right.");
     }
     return new Response(null, {
       status: 303,
