@@ -314,8 +314,7 @@ export class QueueLoop {
     if (events.active) {
       events.publish({ type: "JobStarted", job, queue, startedAt: new Date(startedAt) });
     }
-    const worker = this.#options.workerFor(job.class);
-    const outcome = await execute(job, queue, worker, this.#jobsAbort.signal);
+    const outcome = await execute(job, queue, this.#options.workerFor, this.#jobsAbort.signal);
     if (this.#closed) return; // stop() already put the payload back on the queue
     const endedAt = Date.now();
     const durationMs = endedAt - startedAt;
