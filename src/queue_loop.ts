@@ -61,6 +61,20 @@ export interface QueueLoopOptions {
 interface RunningJob {
   raw: Buffer;
   startedAt: number;
+  /** `<queue>:<counter>`: unique on this node while the job runs (Sidekiq's "tid"). */
+  id: string;
+  /** The payload text, once decoded. */
+  text?: string;
+}
+
+/** A job running on this node, as the Sidekiq process heartbeat reports it. */
+export interface RunningJobInfo {
+  /** Unique on this node while the job runs. */
+  id: string;
+  /** The payload as stored. */
+  payload: string;
+  /** Epoch ms when the job started. */
+  startedAt: number;
 }
 
 /** A queue's fetch loop and worker pool. */
@@ -76,7 +90,10 @@ export class QueueLoop {
   #blockingWait = false;
   #needsReconcile = false;
   #quiet = false;
+  /** quiet(): take no new job, keep acknowledging the running ones. */
+  #fetchingStopped = false;
   #closed = false;
+  #nextId = 0;
   #jobsAbort = new AbortController();
   #waiters: (() => void)[] = [];
   #supervisor: Promise<void> | undefined;
@@ -142,6 +159,25 @@ export class QueueLoop {
   /** Jobs running now. */
   get running(): number {
     return this.#running.size;
+  }
+
+  /** The jobs running now, with their payload text and start time. */
+  runningJobs(): RunningJobInfo[] {
+    const jobs: RunningJobInfo[] = [];
+    for (const { id, text, startedAt } of this.#running) {
+      if (text !== undefined) jobs.push({ id, payload: text, startedAt });
+    }
+    return jobs;
+  }
+
+  /**
+   * Stops taking new jobs without stopping: running jobs finish and are
+   * acknowledged; `stop()` is still needed to end the loop. Not undone.
+   */
+  quiet(): void {
+    if (this.#fetchingStopped) return;
+    this.#fetchingStopped = true;
+    this.#notify(); // a blocking wait ends within BLOCK_SECONDS; what it takes goes back
   }
 
   /** Starts fetching. */
@@ -230,7 +266,7 @@ export class QueueLoop {
         await this.#nextWake();
         continue;
       }
-      const take = this.#paused ? 0 : Math.min(free, MAX_FETCH);
+      const take = this.#paused || this.#fetchingStopped ? 0 : Math.min(free, MAX_FETCH);
       const acks = this.#pendingAcks;
       this.#pendingAcks = [];
       let fetched: Fetched;
@@ -250,6 +286,10 @@ export class QueueLoop {
         for (const raw of fetched.jobs) this.#begin(raw);
         continue;
       }
+      if (this.#fetchingStopped) {
+        await this.#nextWake(); // a job ended (its ack goes out next pass) or stop()
+        continue;
+      }
       if (this.#paused) {
         await this.#pause(PAUSED_POLL_MS);
         continue;
@@ -257,7 +297,7 @@ export class QueueLoop {
       if (take === 0) continue; // resumed while asking
       const raw = await this.#blockForJob();
       if (raw === null) continue;
-      if (this.#paused) {
+      if (this.#paused || this.#fetchingStopped) {
         // Paused while waiting: the job goes back where it was, to run next.
         await requeueOrphans(this.#commands, queue, nodeId, [raw]);
       } else {
@@ -284,7 +324,11 @@ export class QueueLoop {
   }
 
   #begin(raw: Buffer): void {
-    const entry: RunningJob = { raw, startedAt: Date.now() };
+    const entry: RunningJob = {
+      raw,
+      startedAt: Date.now(),
+      id: `${this.queue}:${(this.#nextId++).toString(36)}`,
+    };
     this.#running.add(entry);
     this.#run(entry).finally(() => {
       this.#running.delete(entry);
@@ -303,6 +347,7 @@ export class QueueLoop {
       const latin1 = entry.raw.toString("latin1");
       return await this.#settleMalformed(entry, latin1, "payload is not valid UTF-8");
     }
+    entry.text = text;
     const parsed = parseJob(text, config.maxPayloadBytes);
     if (!parsed.ok) return await this.#settleMalformed(entry, text, parsed.reason);
     const job = parsed.job;
