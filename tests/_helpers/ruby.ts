@@ -30,6 +30,15 @@ $stdout.sync = true
 def report(value)
   puts "@@report " + JSON.generate(value)
 end
+# A job of a sorted set (Sidekiq::RetrySet.new …) as Sidekiq's API reads it: its
+# payload with error_backtrace decompressed, plus _score and _display_class.
+def find_job(set, jid)
+  entry = set.find_job(jid)
+  return nil unless entry
+  item = entry.item.dup
+  item["error_backtrace"] = entry.error_backtrace if item.key?("error_backtrace")
+  item.merge("_score" => entry.score, "_display_class" => entry.display_class)
+end
 `;
 
 /** The worker file of `startSidekiq`: recorder middleware, test workers, fast scheduler. */
@@ -198,14 +207,27 @@ export interface SidekiqWeb {
   submit(path: string, fields: Record<string, string>): Promise<number>;
 }
 
+/** How to start `sidekiq`. */
+export interface SidekiqOptions {
+  /** Queues it fetches from. */
+  queues: string[];
+  /** Threads. @default 5 */
+  concurrency?: number;
+  /** More Ruby (worker classes) loaded with the test workers. */
+  code?: string;
+  /**
+   * Run Sidekiq's scheduler (moving due `schedule`/`retry` jobs). Off, every
+   * such move in the test is made by a Deno node. @default true
+   */
+  scheduler?: boolean;
+}
+
 /** Ruby next to a test Redis. */
 export interface RubySide extends AsyncDisposable {
   /** Runs a Ruby script (Sidekiq and its API loaded); returns what it `report`ed. */
   run<T = unknown>(code: string): Promise<T>;
   /** Starts `sidekiq` on `queues`; resolves once its heartbeat is in Redis. */
-  startSidekiq(options: { queues: string[]; concurrency?: number; code?: string }): Promise<
-    SidekiqProcessHandle
-  >;
+  startSidekiq(options: SidekiqOptions): Promise<SidekiqProcessHandle>;
   /** Starts the web UI; resolves once it answers. */
   startWeb(): Promise<SidekiqWeb>;
 }
@@ -246,8 +268,14 @@ export async function rubySide(redis: TestRedis): Promise<RubySide> {
       return (line === undefined ? undefined : parseLossless(line.slice(9))) as T;
     },
 
-    async startSidekiq({ queues, concurrency = 5, code = "" }) {
-      const file = await write(`worker_${scripts++}.rb`, `${SIDEKIQ_PRELUDE}\n${code}\n`);
+    async startSidekiq({ queues, concurrency = 5, code = "", scheduler = true }) {
+      const noScheduler = scheduler
+        ? ""
+        : "Sidekiq::Scheduled::Poller.prepend(Module.new { def start; end })\n";
+      const file = await write(
+        `worker_${scripts++}.rb`,
+        `${SIDEKIQ_PRELUDE}\n${noScheduler}${code}\n`,
+      );
       const queueArgs = queues.flatMap((queue) => ["-q", queue]);
       const child = spawn("sidekiq", [
         "-r",
