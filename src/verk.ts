@@ -424,7 +424,7 @@ export class Verk<W extends WorkerRegistry = WorkerRegistry> implements AsyncDis
       queues.set(queue, loop.concurrency);
       for (const job of loop.runningJobs()) running.push({ queue, job });
     }
-    return { queues, running, quiet: this.#quieted || this.#state !== "running" };
+    return { queues, running, quiet: this.#quieted || this.#stopping.signal.aborted };
   }
 
   #connect(name: string, role: ConnectionRole): Redis {
