@@ -7,18 +7,19 @@
 import assert from "node:assert/strict";
 import { Verk, type WorkerObject } from "../mod.ts";
 import { eventually, startRedis, type TestRedis } from "./_helpers/redis.ts";
-import { parseLossless, rubySide, sidekiqTest } from "./_helpers/ruby.ts";
+import {
+  memberOf,
+  MIXED_ARGS,
+  parseLossless,
+  type RubyJob,
+  rubySide,
+  sidekiqTest,
+} from "./_helpers/ruby.ts";
 import { testVerk } from "./_helpers/verk.ts";
 
 class PaymentError extends Error {
   override name = "PaymentError";
 }
-
-type RubyJob = Record<string, unknown> & {
-  error_backtrace?: string[];
-  _score: number;
-  _display_class: string;
-};
 
 /** The jobs the sidekiq process ran, as its middleware saw them. */
 async function rubyRan(redis: TestRedis): Promise<Map<string, Record<string, unknown>>> {
@@ -35,17 +36,6 @@ const ranInRuby = (redis: TestRedis, jids: string[]) =>
     return jids.every((jid) => ran.has(jid)) ? ran : null;
   }, { message: `sidekiq ran ${jids.join(", ")}` });
 
-/** The member of `set` holding `jid`, and its score as Redis prints it. */
-async function memberOf(redis: TestRedis, set: string, jid: string) {
-  return await eventually(async () => {
-    const entries = await redis.command("ZRANGE", set, 0, -1, "WITHSCORES") as string[];
-    for (let i = 0; i < entries.length; i += 2) {
-      if (entries[i]!.includes(jid)) return { member: entries[i]!, score: entries[i + 1]! };
-    }
-    return null;
-  }, { message: `${jid} in ${set}` });
-}
-
 sidekiqTest(
   "Deno enqueues, Ruby Sidekiq runs; Deno's failures work with Sidekiq's API and web UI",
   async (t) => {
@@ -58,20 +48,7 @@ sidekiqTest(
     await t.step(
       "enqueued and scheduled jobs run in sidekiq with the same args and keys",
       async () => {
-        const args = [
-          "text",
-          42,
-          -7,
-          3.25,
-          { nested: { list: [1, null, true, false], "ü": "日本語 🎉" } },
-          null,
-          true,
-          false,
-          18446744073709551617n,
-          "a/b",
-          [],
-          {},
-        ];
+        const args = [...MIXED_ARGS, 18446744073709551617n, "a/b", [], {}];
         const single = await producer.enqueue({
           queue: "ruby",
           class: "RubyRecord",

@@ -8,7 +8,14 @@ import assert from "node:assert/strict";
 import type { JobFailed, JobPayload, WorkerObject } from "../mod.ts";
 import { setTopLevelFields } from "../src/job.ts";
 import { eventually, startRedis } from "./_helpers/redis.ts";
-import { rubySide, sidekiqTest } from "./_helpers/ruby.ts";
+import {
+  memberOf,
+  MIXED_ARGS,
+  MIXED_ARGS_RUBY,
+  type RubyJob,
+  rubySide,
+  sidekiqTest,
+} from "./_helpers/ruby.ts";
 import { deferred, testVerk } from "./_helpers/verk.ts";
 
 interface Run {
@@ -23,13 +30,6 @@ interface Run {
 class DenoError extends Error {
   override name = "DenoError";
 }
-
-/** Ruby's view of a job in a sorted set (see find_job in the helper). */
-type RubyJob = Record<string, unknown> & {
-  error_backtrace?: string[];
-  _score: number;
-  _display_class: string;
-};
 
 /** `text` without the given top-level keys. */
 const without = (text: string, ...names: string[]) =>
@@ -95,8 +95,7 @@ end`,
       await t.step("push, push_bulk and at: the Deno worker gets the same args", async () => {
         const pushed = await ruby.run<{ push: string; bulk: string[]; at: string; atTime: number }>(
           `
-args = ["text", 42, -7, 3.25, {"nested" => {"list" => [1, nil, true, false], "ü" => "日本語 🎉"}},
-        nil, true, false, "unicode ✓ 😀"]
+args = ${MIXED_ARGS_RUBY}
 push = Sidekiq::Client.push("class" => "DenoRecord", "queue" => "deno", "args" => args)
 bulk = Sidekiq::Client.push_bulk("class" => "DenoRecord", "queue" => "deno",
                                  "args" => [[1], [2, "two"], [{"three" => 3.0}]])
@@ -106,17 +105,7 @@ at = Sidekiq::Client.push("class" => "DenoRecord", "queue" => "deno", "args" => 
 report({ "push" => push, "bulk" => bulk, "at" => at, "atTime" => at_time })`,
         );
         const [single] = await runsOf(pushed.push);
-        assert.deepEqual(single!.args, [
-          "text",
-          42,
-          -7,
-          3.25,
-          { nested: { list: [1, null, true, false], "ü": "日本語 🎉" } },
-          null,
-          true,
-          false,
-          "unicode ✓ 😀",
-        ]);
+        assert.deepEqual(single!.args, MIXED_ARGS);
         const bulkArgs = [];
         for (const jid of pushed.bulk) bulkArgs.push((await runsOf(jid))[0]!.args);
         assert.deepEqual(bulkArgs, [[1], [2, "two"], [{ three: 3 }]]);
@@ -133,10 +122,7 @@ report({ "push" => push, "bulk" => bulk, "at" => at, "atTime" => at_time })`,
 report(Sidekiq::Client.push("class" => "Shared", "queue" => "ruby", "retry_queue" => "deno",
   "retry" => 5, "args" => [1, "two"], "tags" => ["billing"], "bid" => "batch-7",
   "cattr" => {"user_id" => 12}, "custom" => {"empty" => [], "obj" => {}}))`);
-          const rubyMember = await eventually(async () => {
-            const members = await redis.command("ZRANGE", "retry", 0, -1) as string[];
-            return members.find((member) => member.includes(jid)) ?? null;
-          }, { message: "Ruby put its failure in retry" });
+          const rubyMember = (await memberOf(redis, "retry", jid)).member;
           assert.equal(JSON.parse(rubyMember).retry_count, 0);
           // Due now: the Deno scheduler (Ruby's is off) moves it to its retry_queue.
           await redis.command("ZADD", "retry", "XX", 0, rubyMember);
@@ -146,10 +132,7 @@ report(Sidekiq::Client.push("class" => "Shared", "queue" => "ruby", "retry_queue
           assert.equal(run!.payload.retry_count, 0);
           assert.equal(run!.payload.error_class, "RuntimeError");
           assert.deepEqual(run!.args, [1, "two"]);
-          const denoMember = await eventually(async () => {
-            const members = await redis.command("ZRANGE", "retry", 0, -1) as string[];
-            return members.find((member) => member.includes(jid)) ?? null;
-          }, { message: "Deno put its failure in retry" });
+          const denoMember = (await memberOf(redis, "retry", jid)).member;
           // Only the error fields and enqueued_at changed; every other byte is Ruby's.
           const changed = [...ERROR_FIELDS, "enqueued_at", "error_backtrace"];
           assert.equal(without(denoMember, ...changed), without(rubyMember, ...changed));
@@ -300,10 +283,7 @@ report(Sidekiq::Client.push("class" => "Lossless", "queue" => "lossless", "args"
             "Ruby wrote it plainly",
           );
           await verk.addQueue("lossless", 1);
-          const retryMember = await eventually(async () => {
-            const members = await redis.command("ZRANGE", "retry", 0, -1) as string[];
-            return members.find((member) => member.includes(jid)) ?? null;
-          }, { message: "the first failure in retry" });
+          const retryMember = (await memberOf(redis, "retry", jid)).member;
           assert.equal(without(retryMember, ...ERROR_FIELDS, "error_backtrace"), original);
 
           await redis.command("ZADD", "retry", "XX", 0, retryMember);

@@ -341,6 +341,46 @@ export async function rubySide(redis: TestRedis): Promise<RubySide> {
   };
 }
 
+/** Args of every JSON kind both sides must agree on; {@link MIXED_ARGS_RUBY} is the same in Ruby. */
+export const MIXED_ARGS: readonly unknown[] = [
+  "text",
+  42,
+  -7,
+  3.25,
+  { nested: { list: [1, null, true, false], "ü": "日本語 🎉" } },
+  null,
+  true,
+  false,
+  "unicode ✓ 😀",
+];
+/** {@link MIXED_ARGS} as a Ruby literal. */
+export const MIXED_ARGS_RUBY =
+  `["text", 42, -7, 3.25, {"nested" => {"list" => [1, nil, true, false], "ü" => "日本語 🎉"}}, ` +
+  `nil, true, false, "unicode ✓ 😀"]`;
+
+/** Ruby's view of a job in a sorted set, as the prelude's `find_job` reports it. */
+export type RubyJob = Record<string, unknown> & {
+  /** Decompressed by Sidekiq. */
+  error_backtrace?: string[];
+  _score: number;
+  _display_class: string;
+};
+
+/** Waits for the member of sorted set `set` holding `jid`; gives it with its score as Redis prints it. */
+export function memberOf(
+  redis: TestRedis,
+  set: string,
+  jid: string,
+): Promise<{ member: string; score: string }> {
+  return eventually(async () => {
+    const entries = await redis.command("ZRANGE", set, 0, -1, "WITHSCORES") as string[];
+    for (let i = 0; i < entries.length; i += 2) {
+      if (entries[i]!.includes(jid)) return { member: entries[i]!, score: entries[i + 1]! };
+    }
+    return null;
+  }, { message: `${jid} in ${set}` });
+}
+
 type Reviver = (key: string, value: unknown, context?: { source?: string }) => unknown;
 
 /** JSON.parse that reads integers beyond 2^53 as exact bigints (Ruby writes them exactly). */
