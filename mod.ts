@@ -19,7 +19,15 @@
  * ```
  * @module
  */
-export { type JobFor, type NodeStats, type QueueStats, Verk, type VerkInit } from "./src/verk.ts";
+export {
+  type HealthReport,
+  type JobFor,
+  type NodeStats,
+  type QueueHealth,
+  type QueueStats,
+  Verk,
+  type VerkInit,
+} from "./src/verk.ts";
 export type { QueueStatus } from "./src/queue_loop.ts";
 export type {
   EventFilter,
@@ -45,7 +53,9 @@ export {
   type VerkOptions,
 } from "./src/config.ts";
 export {
+  AdminError,
   ConfigError,
+  JobTimeoutError,
   JobValidationError,
   NodeIdInUseError,
   RedisUnavailableError,
@@ -63,3 +73,19 @@ export {
   type WorkerRegistry,
   type WorkerThis,
 } from "./src/worker.ts";
+export { Admin, type AdminOptions } from "./src/admin/admin.ts";
+export { AdminQueues, type QueueInfo } from "./src/admin/queues.ts";
+export { type DeadSetLimits, JobSet, type JobSetName } from "./src/admin/job_sets.ts";
+export {
+  AdminNodes,
+  type InProgressJobs,
+  type NodeInfo,
+  type SidekiqProcess,
+} from "./src/admin/nodes.ts";
+export {
+  AdminStats,
+  type DailyStats,
+  type QueueCounters,
+  type StatsSummary,
+} from "./src/admin/stats.ts";
+export type { JobEntry, Page, PageOptions, SetEntry } from "./src/admin/entry.ts";

@@ -40,5 +40,19 @@ const verk = new Verk({
   ...configFromEnv(),
 });
 const stopped = verk.stopOnSignals();
+
+// Optional probe endpoint for containers: GET / answers 200 when healthy, 503 otherwise.
+const healthPort = Deno.env.get("VERK_HEALTH_PORT");
+const probe = healthPort
+  ? Deno.serve({
+    port: Number(healthPort),
+    hostname: Deno.env.get("VERK_HEALTH_HOST") ?? "0.0.0.0",
+  }, () => {
+    const report = verk.health();
+    return Response.json(report, { status: report.healthy ? 200 : 503 });
+  })
+  : undefined;
+
 await verk.start();
 await stopped;
+await probe?.shutdown();

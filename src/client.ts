@@ -4,8 +4,8 @@
  * @module
  */
 import type { Config } from "./config.ts";
-import { validateQueueName } from "./config.ts";
-import { JobValidationError, RedisUnavailableError } from "./errors.ts";
+import { queueNameError } from "./config.ts";
+import { JobValidationError, RedisUnavailableError, VerkError } from "./errors.ts";
 import { encodeNewJob, newJid } from "./job.ts";
 import * as keys from "./keys.ts";
 import type { Redis } from "./redis.ts";
@@ -40,8 +40,20 @@ export interface JobInput<Class extends string = string, Args extends unknown[] 
   dead?: boolean;
   /** Backtrace lines kept on failure: `true` all, `false` none, or a count (Sidekiq's `backtrace`). */
   backtrace?: boolean | number;
+  /**
+   * Longest run in ms: past it the job's signal aborts and it fails with
+   * `JobTimeoutError` (written as `timeout`, in seconds).
+   */
+  timeout?: number;
   /** Other payload keys to write as given (e.g. `tags`). */
   extra?: Record<string, unknown>;
+}
+
+/** Checks a queue-name field of a job. */
+function checkQueueField(field: string, name: unknown): string {
+  const problem = queueNameError(name);
+  if (problem !== undefined) throw new JobValidationError(field, `is an ${problem}`);
+  return name as string;
 }
 
 /** A validated job ready to write. */
@@ -61,16 +73,15 @@ export function buildPayload(
   if (job === null || typeof job !== "object") {
     throw new JobValidationError("job", "must be an object");
   }
-  if (typeof job.queue !== "string" || job.queue === "") {
+  if (job.queue === undefined || job.queue === "") {
     throw new JobValidationError("queue", "is missing");
   }
-  try {
-    validateQueueName(job.queue);
-  } catch (error) {
-    throw new JobValidationError("queue", (error as Error).message.replace(/^option queues /, ""));
-  }
-  if (typeof job.class !== "string" || job.class === "") {
+  checkQueueField("queue", job.queue);
+  if (job.class === undefined || job.class === "") {
     throw new JobValidationError("class", "is missing");
+  }
+  if (typeof job.class !== "string") {
+    throw new JobValidationError("class", `must be a non-empty string: got ${typeof job.class}`);
   }
   if (!Array.isArray(job.args)) {
     throw new JobValidationError("args", `must be an array: got ${typeof job.args}`);
@@ -79,7 +90,7 @@ export function buildPayload(
     throw new JobValidationError("jid", "must be a non-empty string");
   }
   const max = job.maxRetryCount;
-  if (max !== undefined && !(Number.isInteger(max) && max >= 0)) {
+  if (max !== undefined && !(Number.isSafeInteger(max) && max >= 0)) {
     throw new JobValidationError(
       "maxRetryCount",
       `must be a non-negative integer: got ${String(max)}`,
@@ -88,10 +99,40 @@ export function buildPayload(
   if (job.retry !== undefined && typeof job.retry !== "boolean") {
     throw new JobValidationError("retry", "must be a boolean (use maxRetryCount for a number)");
   }
+  if (job.dead !== undefined && typeof job.dead !== "boolean") {
+    throw new JobValidationError("dead", `must be a boolean: got ${String(job.dead)}`);
+  }
+  const backtrace = job.backtrace;
+  if (
+    backtrace !== undefined && typeof backtrace !== "boolean" &&
+    !(Number.isSafeInteger(backtrace) && backtrace >= 0)
+  ) {
+    throw new JobValidationError(
+      "backtrace",
+      `must be a boolean or a non-negative integer: got ${String(backtrace)}`,
+    );
+  }
+  if (
+    job.extra !== undefined &&
+    (typeof job.extra !== "object" || job.extra === null || Array.isArray(job.extra))
+  ) {
+    throw new JobValidationError("extra", "must be an object of payload keys");
+  }
   const extra: Record<string, unknown> = { ...job.extra };
-  if (job.retryQueue !== undefined) extra.retry_queue = validateQueueName(job.retryQueue);
+  if (job.retryQueue !== undefined) {
+    extra.retry_queue = checkQueueField("retryQueue", job.retryQueue);
+  }
   if (job.dead !== undefined) extra.dead = job.dead;
-  if (job.backtrace !== undefined) extra.backtrace = job.backtrace;
+  if (backtrace !== undefined) extra.backtrace = backtrace;
+  if (job.timeout !== undefined) {
+    if (!(typeof job.timeout === "number" && job.timeout > 0 && Number.isFinite(job.timeout))) {
+      throw new JobValidationError(
+        "timeout",
+        `must be a positive number of ms: got ${String(job.timeout)}`,
+      );
+    }
+    extra.timeout = job.timeout / 1000;
+  }
   const jid = job.jid ?? newJid();
   let payload: string;
   try {
@@ -109,7 +150,11 @@ export function buildPayload(
       enqueued ? nowMs : undefined,
     );
   } catch (error) {
-    throw new JobValidationError("args", `cannot be stored as JSON: ${(error as Error).message}`);
+    const message = (error as Error).message;
+    const field = message.includes("job.extra.") || message.includes(" at extra[")
+      ? "extra"
+      : "args";
+    throw new JobValidationError(field, `cannot be stored as JSON: ${message}`);
   }
   const bytes = payload.length * 3 <= config.maxPayloadBytes
     ? 0
@@ -127,6 +172,7 @@ export function buildPayload(
 export class Client {
   #redis: Redis;
   #config: Config;
+  #closed = false;
 
   /** Wraps a producer connection (see redis.ts). */
   constructor(redis: Redis, config: Config) {
@@ -147,19 +193,34 @@ export class Client {
   async enqueueMany(jobs: readonly JobInput[]): Promise<string[]> {
     if (!Array.isArray(jobs)) throw new JobValidationError("jobs", "must be an array");
     const now = Date.now();
-    const payloads = jobs.map((job) => buildPayload(job, this.#config, now, true));
-    for (let start = 0; start < payloads.length; start += 1000) {
-      const batch = payloads.slice(start, start + 1000);
-      const byQueue = new Map<string, string[]>();
-      for (const { queue, payload } of batch) {
-        const list = byQueue.get(queue);
-        if (list) list.push(payload);
-        else byQueue.set(queue, [payload]);
+    const payloads = jobs.map((job, index) => {
+      try {
+        return buildPayload(job, this.#config, now, true);
+      } catch (error) {
+        // In a batch, say which job: "jobs[3].class is missing".
+        if (jobs.length > 1 && error instanceof JobValidationError) {
+          error.message = error.message.replace(/^job\./, `jobs[${index}].`);
+        }
+        throw error;
       }
-      const multi = this.#redis.multi().sadd(keys.QUEUES, ...byQueue.keys());
-      for (const [queue, list] of byQueue) multi.lpush(keys.queueKey(queue), ...list);
-      await this.#send("enqueue", () => multi.exec());
-    }
+    });
+    // Batches are pipelined on one connection: each MULTI is one round trip and
+    // all or nothing; they all go out before the first reply comes back.
+    await this.send("enqueue", () => {
+      const batches: Promise<unknown>[] = [];
+      for (let start = 0; start < payloads.length; start += 1000) {
+        const byQueue = new Map<string, string[]>();
+        for (const { queue, payload } of payloads.slice(start, start + 1000)) {
+          const list = byQueue.get(queue);
+          if (list) list.push(payload);
+          else byQueue.set(queue, [payload]);
+        }
+        const multi = this.#redis.multi().sadd(keys.QUEUES, ...byQueue.keys());
+        for (const [queue, list] of byQueue) multi.lpush(keys.queueKey(queue), ...list);
+        batches.push(multi.exec().then(checkExec));
+      }
+      return Promise.all(batches);
+    });
     return payloads.map(({ jid }) => jid);
   }
 
@@ -169,18 +230,34 @@ export class Client {
     if (atMs === undefined) {
       throw new JobValidationError("at", `is not a valid time: got ${String(at)}`);
     }
+    if (typeof at === "number" && at > 0 && at < 1e11) {
+      throw new JobValidationError(
+        "at",
+        `looks like epoch seconds (${at}): pass epoch milliseconds, a Date or a Temporal.Instant`,
+      );
+    }
     const now = Date.now();
     if (atMs <= now) return await this.enqueue(job);
     const { jid, payload } = buildPayload(job, this.#config, now, false);
-    await this.#send(
+    await this.send(
       "schedule",
       () => this.#redis.zadd(keys.SCHEDULE, (atMs / 1000).toFixed(3), payload),
     );
     return jid;
   }
 
-  /** Connects when needed and runs `command`, mapping connection failures to RedisUnavailableError. */
-  async #send<T>(operation: string, command: () => Promise<T>): Promise<T> {
+  /** Refuses every later call: the owner is stopping its connections. */
+  close(): void {
+    this.#closed = true;
+  }
+
+  /**
+   * Connects when needed and runs `command`, failing within `enqueueTimeout`
+   * with RedisUnavailableError when Redis cannot be reached. An error reply
+   * from Redis (WRONGTYPE …) is passed through as it is.
+   */
+  async send<T>(operation: string, command: () => Promise<T>): Promise<T> {
+    if (this.#closed) throw new VerkError(`${operation}: this Verk has been stopped`);
     const timeout = this.#config.enqueueTimeout;
     try {
       await ready(this.#redis, timeout);
@@ -190,6 +267,11 @@ export class Client {
       throw new RedisUnavailableError(operation, timeout, { cause: error });
     }
   }
+}
+
+/** Throws the first error a MULTI reported for one of its commands (e.g. WRONGTYPE). */
+function checkExec(results: [Error | null, unknown][] | null): void {
+  for (const [error] of results ?? []) if (error) throw error;
 }
 
 /** Resolves once the connection is ready, or rejects after `timeoutMs`. */

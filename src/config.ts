@@ -206,6 +206,12 @@ const DEFAULTS: Config = {
   enqueueTimeout: 5_000,
 };
 
+interface IntegerSpec {
+  min: 0 | 1;
+  ms: boolean;
+  max?: number;
+}
+
 type IntegerOption =
   | "heartbeat"
   | "pollInterval"
@@ -217,17 +223,20 @@ type IntegerOption =
   | "failedJobStacktraceSize"
   | "enqueueTimeout";
 
-/** Lowest accepted value of each integer option; `ms` marks durations. */
-const INTEGER_OPTIONS: Readonly<Record<IntegerOption, { min: 0 | 1; ms: boolean }>> = {
-  heartbeat: { min: 1, ms: true },
-  pollInterval: { min: 1, ms: true },
+/** Timers cannot wait longer (setTimeout fires at once past 2^31 - 1 ms). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** Accepted range of each integer option; `ms` marks durations. */
+const INTEGER_OPTIONS: Readonly<Record<IntegerOption, IntegerSpec>> = {
+  heartbeat: { min: 1, ms: true, max: MAX_TIMER_MS },
+  pollInterval: { min: 1, ms: true, max: MAX_TIMER_MS },
   maxRetryCount: { min: 0, ms: false },
   maxDeadJobs: { min: 0, ms: false },
   deadTimeout: { min: 0, ms: true },
-  shutdownTimeout: { min: 0, ms: true },
+  shutdownTimeout: { min: 0, ms: true, max: MAX_TIMER_MS },
   maxPayloadBytes: { min: 1, ms: false },
   failedJobStacktraceSize: { min: 0, ms: false },
-  enqueueTimeout: { min: 1, ms: true },
+  enqueueTimeout: { min: 1, ms: true, max: MAX_TIMER_MS },
 };
 
 const LOG_LEVEL_OPTIONS = ["startJobLogLevel", "doneJobLogLevel", "failJobLogLevel"] as const;
@@ -266,8 +275,8 @@ export function resolveConfig(options: VerkOptions = {}): Config {
     given[key] === undefined ? DEFAULTS[key] : given[key];
 
   const integers = {} as Record<IntegerOption, number>;
-  for (const [key, { min, ms }] of Object.entries(INTEGER_OPTIONS)) {
-    integers[key as IntegerOption] = checkInteger(key, pick(key as IntegerOption), min, ms);
+  for (const [key, spec] of Object.entries(INTEGER_OPTIONS)) {
+    integers[key as IntegerOption] = checkInteger(key, pick(key as IntegerOption), spec);
   }
   const logLevels = {} as Record<(typeof LOG_LEVEL_OPTIONS)[number], LogLevel>;
   for (const key of LOG_LEVEL_OPTIONS) logLevels[key] = checkLogLevel(key, pick(key));
@@ -347,11 +356,14 @@ export function configFromEnv(
   for (const [name, key] of ENV_INTEGERS) {
     const text = read(name);
     if (text === undefined) continue;
-    const { min, ms } = INTEGER_OPTIONS[key];
+    const spec = INTEGER_OPTIONS[key];
     if (!/^[+-]?\d+$/.test(text)) {
-      throw new ConfigError(name, `must be ${integerPhrase(min, ms)}: got ${describe(text)}`);
+      throw new ConfigError(
+        name,
+        `must be ${integerPhrase(spec.min, spec.ms)}: got ${describe(text)}`,
+      );
     }
-    options[key] = checkInteger(name, Number(text), min, ms);
+    options[key] = checkInteger(name, Number(text), spec);
   }
   return options;
 }
@@ -426,9 +438,26 @@ export function validateQueueName(name: string): string {
 }
 
 function checkQueueName(option: string, name: unknown): string {
-  const problem = queueNameProblem(name);
+  const problem = queueNameError(name);
   if (problem === undefined) return name as string;
-  throw new ConfigError(option, `has an invalid queue name ${quoteName(name)}: ${problem}`);
+  throw new ConfigError(option, `has an ${problem}`);
+}
+
+/**
+ * Why `name` cannot be a queue name (`invalid queue name "a b": whitespace is
+ * not allowed`), or undefined when it can. For errors raised outside the
+ * configuration (enqueue, addQueue …), which name their own field.
+ *
+ * @example
+ * ```ts
+ * import { queueNameError } from "./config.ts";
+ * queueNameError("mailers"); // undefined
+ * queueNameError("my queue"); // 'invalid queue name "my queue": whitespace is not allowed'
+ * ```
+ */
+export function queueNameError(name: unknown): string | undefined {
+  const problem = queueNameProblem(name);
+  return problem === undefined ? undefined : `invalid queue name ${quoteName(name)}: ${problem}`;
 }
 
 function queueNameProblem(name: unknown): string | undefined {
@@ -474,9 +503,14 @@ function checkConcurrency(option: string, queue: string, value: unknown): number
   );
 }
 
-function checkInteger(option: string, value: unknown, min: 0 | 1, ms: boolean): number {
-  if (isIntegerAtLeast(value, min)) return value;
-  throw new ConfigError(option, `must be ${integerPhrase(min, ms)}: got ${describe(value)}`);
+function checkInteger(option: string, value: unknown, { min, ms, max }: IntegerSpec): number {
+  if (!isIntegerAtLeast(value, min)) {
+    throw new ConfigError(option, `must be ${integerPhrase(min, ms)}: got ${describe(value)}`);
+  }
+  if (max !== undefined && value > max) {
+    throw new ConfigError(option, `must be at most ${max}${ms ? " ms" : ""}: got ${value}`);
+  }
+  return value;
 }
 
 function integerPhrase(min: 0 | 1, ms: boolean): string {
@@ -532,14 +566,16 @@ function checkRedisUrl(option: string, value: unknown): string {
   const shown = typeof value === "string" ? redactUrl(value) : value;
   throw new ConfigError(
     option,
-    `must be a redis:// or rediss:// URL such as redis://127.0.0.1:6379/0: got ${describe(shown)}`,
+    "must be a redis:// or rediss:// URL, optionally ending in a database number, " +
+      `such as redis://127.0.0.1:6379/0: got ${describe(shown)}`,
   );
 }
 
 function isRedisUrl(text: string): boolean {
   try {
-    const { protocol } = new URL(text);
-    return protocol === "redis:" || protocol === "rediss:";
+    const { protocol, pathname } = new URL(text);
+    // The path, if any, is a database number: anything else would silently use db 0.
+    return (protocol === "redis:" || protocol === "rediss:") && /^(\/(\d{1,5})?)?$/.test(pathname);
   } catch {
     return false;
   }

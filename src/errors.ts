@@ -111,3 +111,46 @@ export class RedisUnavailableError extends VerkError {
     super(`${operation}: Redis did not answer within ${timeoutMs} ms`, options);
   }
 }
+
+/**
+ * A job ran longer than its timeout (the worker's `timeout`, or the job's).
+ * Its signal was aborted with this error, and the job failed with it.
+ *
+ * @example
+ * ```ts
+ * import { JobTimeoutError } from "@verk/verk";
+ * const error = new JobTimeoutError(5000);
+ * console.log(error.timeoutMs, error.message); // 5000 "job ran longer than its timeout of 5000 ms"
+ * ```
+ */
+export class JobTimeoutError extends VerkError {
+  /** The limit that was passed, ms. */
+  readonly timeoutMs: number;
+  /** Creates the error for a limit of `timeoutMs`. */
+  constructor(timeoutMs: number) {
+    super(`job ran longer than its timeout of ${timeoutMs} ms`);
+    this.timeoutMs = timeoutMs;
+  }
+}
+
+/**
+ * The admin API refused a request: an argument is invalid (a queue name with
+ * spaces, a negative page, an empty jid) or names something it cannot act on
+ * (a live node, a job with no queue). `field` names the argument at fault.
+ *
+ * @example
+ * ```ts
+ * import { AdminError } from "@verk/verk";
+ * const error = new AdminError("page", "must be a positive integer: got -1");
+ * console.log(error.field, error.message); // page "page must be a positive integer: got -1"
+ * ```
+ */
+export class AdminError extends VerkError {
+  /** The argument at fault (`queue`, `jid`, `page`, `pageSize`, `nodeId`, `days` …). */
+  readonly field: string;
+  /** Creates the error for `field` with the reason it was refused. */
+  constructor(field: string, reason: string) {
+    super(`${field} ${reason}`);
+    this.field = field;
+  }
+}

@@ -5,8 +5,9 @@
  * @module
  */
 import { performTarget } from "./active_job.ts";
+import { JobTimeoutError } from "./errors.ts";
 import type { JobPayload } from "./job.ts";
-import { type AnyWorker, instantiate, type WorkerInstance } from "./worker.ts";
+import { type AnyWorker, instantiate, type JobContext, type WorkerInstance } from "./worker.ts";
 
 /** How a run ended. */
 export type Outcome =
@@ -30,6 +31,14 @@ export function attemptOf(job: JobPayload): number {
   return job.retry_count === undefined ? 1 : Math.max(job.retry_count, -1) + 2;
 }
 
+/** The run time limit in ms: the job's `timeout` (seconds, in the payload), else the worker's. */
+function timeoutOf(job: JobPayload, instance: WorkerInstance): number | undefined {
+  const seconds = job.timeout;
+  if (typeof seconds === "number" && seconds > 0) return seconds * 1000;
+  const ms = instance.timeout;
+  return typeof ms === "number" && ms > 0 ? ms : undefined;
+}
+
 /**
  * Runs `job` with the worker registered for its class (for an ActiveJob job,
  * for its wrapped class: see active_job.ts). Never throws.
@@ -47,16 +56,43 @@ export async function execute(
   }
   let instance: WorkerInstance | undefined;
   try {
-    instance = instantiate(worker, {
-      jid: job.jid,
-      queue,
-      attempt: attemptOf(job),
-      payload: job,
-      signal,
-    });
-    await instance.perform(...target.args);
+    instance = instantiate(worker);
+    const timeoutMs = timeoutOf(job, instance);
+    const context = { jid: job.jid, queue, attempt: attemptOf(job), payload: job, signal };
+    if (timeoutMs === undefined) {
+      instance.job = context;
+      await instance.perform(...target.args);
+    } else {
+      await withTimeout(instance, context, target.args, timeoutMs);
+    }
     return { kind: "success" };
   } catch (thrown) {
     return { kind: "failure", thrown, instance };
+  }
+}
+
+/**
+ * Runs perform with a signal that also aborts at the deadline. A job that
+ * ignores its signal still ends here at the deadline (its slot frees); what it
+ * does later is ignored.
+ */
+async function withTimeout(
+  instance: WorkerInstance,
+  context: JobContext,
+  args: unknown[],
+  timeoutMs: number,
+): Promise<void> {
+  const deadline = new AbortController();
+  const timer = setTimeout(() => deadline.abort(new JobTimeoutError(timeoutMs)), timeoutMs);
+  instance.job = { ...context, signal: AbortSignal.any([context.signal, deadline.signal]) };
+  try {
+    await Promise.race([
+      instance.perform(...args),
+      new Promise((_, reject) =>
+        deadline.signal.addEventListener("abort", () => reject(deadline.signal.reason))
+      ),
+    ]);
+  } finally {
+    clearTimeout(timer);
   }
 }

@@ -63,6 +63,8 @@ export interface JobPayload {
   backtrace?: boolean | number;
   /** ActiveJob's wrapped class name. */
   wrapped?: string;
+  /** Verk for Deno: longest run, in seconds (beats the worker's `timeout`). */
+  timeout?: number;
   /** Any other key, kept as read. */
   [key: string]: unknown;
 }
@@ -127,6 +129,7 @@ const KNOWN_FIELDS: ReadonlyMap<string, number> = new Map([
   ["dead", BOOLEAN],
   ["backtrace", BOOLEAN | NUMBER],
   ["wrapped", STRING],
+  ["timeout", NUMBER],
 ]);
 
 function kindOf(value: unknown): number {
@@ -226,6 +229,33 @@ const HEX: readonly string[] = Array.from(
 );
 const jidBytes = new Uint8Array(12);
 
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+/**
+ * Parses a payload read from Redis as exact bytes. Also returns its text: the
+ * UTF-8 text, or for bytes that are not valid UTF-8 (malformed) a Latin-1
+ * reading that keeps every byte visible.
+ *
+ * @example
+ * ```ts
+ * const { text, result } = parseJobBytes(new TextEncoder().encode('{"class":"A","args":[]}'));
+ * console.log(text, result.ok); // {"class":"A","args":[]} true
+ * ```
+ */
+export function parseJobBytes(
+  raw: Uint8Array,
+  maxPayloadBytes?: number,
+): { text: string; result: ParseResult } {
+  let text: string;
+  try {
+    text = utf8.decode(raw);
+  } catch {
+    text = Array.from(raw, (byte) => String.fromCharCode(byte)).join("");
+    return { text, result: { ok: false, reason: "payload is not valid UTF-8" } };
+  }
+  return { text, result: parseJob(text, maxPayloadBytes) };
+}
+
 /**
  * A new job id: 24 lowercase hex characters from 12 random bytes, as Sidekiq makes.
  *
@@ -276,7 +306,7 @@ export function epochMsOf(value: number): number {
 /** Thrown inside the replacer; turned into a TypeError naming the path. */
 const UNENCODABLE = Symbol("unencodable");
 
-function bigIntReplacer(_key: string, value: unknown): unknown {
+function bigIntReplacer(this: Record<string, unknown>, key: string, value: unknown): unknown {
   switch (typeof value) {
     case "bigint":
       return rawJSON(value.toString());
@@ -286,9 +316,23 @@ function bigIntReplacer(_key: string, value: unknown): unknown {
     case "number":
       if (!Number.isFinite(value)) throw UNENCODABLE;
       return value;
+    case "string":
+      // A Date arrives here already turned into a string by its toJSON.
+      if (this[key] instanceof Date) throw UNENCODABLE;
+      return value;
+    case "object":
+      if (notPlain(value)) throw UNENCODABLE;
+      return value;
     default:
       return value;
   }
+}
+
+/** Objects JSON would silently change: a Map or a Set becomes {}, a class instance loses its type. */
+function notPlain(value: object | null): boolean {
+  if (value === null || Array.isArray(value)) return false;
+  const prototype = Object.getPrototypeOf(value);
+  return prototype !== Object.prototype && prototype !== null;
 }
 
 function describe(value: unknown): string | undefined {
@@ -308,6 +352,12 @@ const IDENTIFIER = /^[A-Za-z_$][\w$]*$/;
 
 /** Slow path, after a failure: walks `value` as JSON.stringify does to name the culprit. */
 function findUnencodable(value: unknown, key: string, path: string): string | undefined {
+  if (value instanceof Date) return `a Date at ${path} (pass value.toISOString() or a number)`;
+  if (typeof value === "object" && notPlain(value)) {
+    return `a ${
+      value!.constructor?.name ?? "non-plain object"
+    } at ${path} (only plain objects and arrays)`;
+  }
   if (
     typeof value === "object" && value !== null &&
     typeof (value as { toJSON?: unknown }).toJSON === "function"

@@ -17,6 +17,8 @@ export const DEAD = "dead";
 export const NODES = "verk_nodes";
 /** Set of paused queue names, shared by every node. */
 export const PAUSED = "verk:paused";
+/** Set of Sidekiq process identities (each one a hash with `info`, `busy`, `beat`, `quiet`). */
+export const PROCESSES = "processes";
 /** Hash jid -> times the job was recovered from a dead node. */
 export const RECOVERIES = "verk:recoveries";
 
@@ -36,8 +38,6 @@ export const processedKey = (suffix?: string): string =>
 export const failedKey = (suffix?: string): string =>
   suffix === undefined ? "stat:failed" : `stat:failed:${suffix}`;
 
-/** Set of Sidekiq process identities (`<hostname>:<pid>:<hex>`): Sidekiq's Busy page. */
-export const PROCESSES = "processes";
 /** A process's running jobs: `<identity>:workers` (Sidekiq ≤ 6.4) and `<identity>:work` (6.5+). */
 export const processWorkKeys = (identity: string): [string, string] => [
   `${identity}:workers`,

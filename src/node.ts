@@ -10,16 +10,30 @@
  * also puts back the in-progress jobs of nodes whose key has expired.
  * @module
  */
+import { jitter } from "./backoff.ts";
 import type { Config } from "./config.ts";
-import type { NodeRecovered } from "./events.ts";
+import type { Buffer } from "node:buffer";
+import type { VerkEvent } from "./events.ts";
+import { parseJob, parseJobBytes, setTopLevelFields } from "./job.ts";
 import { NodeIdInUseError } from "./errors.ts";
 import * as keys from "./keys.ts";
 import { loggerFor, messageOf } from "./log.ts";
 import type { Redis } from "./redis.ts";
-import { claimNode, recoverNode, releaseNode } from "./scripts.ts";
+import { errorFields } from "./retry.ts";
+import { claimNode, recoverJobs, recoverNode, releaseNode, settle } from "./scripts.ts";
 import { sleep } from "./scheduler.ts";
 
 const logger = loggerFor("node");
+/** A job recovered from dead nodes more often than this goes to the dead set. */
+const MAX_RECOVERIES = 3;
+/** In-progress jobs recovered per script call. */
+const RECOVERY_BATCH = 100;
+
+/** The jid of a payload, or "" when it cannot be read (such a job is not counted). */
+function jidOf(payload: Buffer): string {
+  const { result } = parseJobBytes(payload);
+  return result.ok ? result.job.jid : "";
+}
 /** Node ids held by Verk instances of this process: the pid rule cannot tell them apart. */
 const heldHere = new Set<string>();
 
@@ -43,35 +57,53 @@ export function parseHolder(value: string): Holder | undefined {
   return { hostname: match[1]!, pid: Number(match[2]), token: match[3]! };
 }
 
-/**
- * This machine's name. Without the permission to read it (`--allow-sys=hostname`)
- * a random name stands in: every other process then counts as "another host",
- * whose id is waited out rather than taken over.
- */
-export const hostname: () => string = (() => {
-  let name: string;
-  try {
-    name = Deno.hostname();
-  } catch {
-    name = `unknown-host-${randomHex(4)}`;
-  }
-  return () => name;
-})();
+let cachedHostname: string | undefined;
 
 /**
- * Whether a process with this pid runs on this machine. Reads /proc (Linux);
- * where that is not possible the answer is "yes", so an id is never taken from
- * a process that might be alive.
+ * This machine's name, read on first use (so importing Verk needs no
+ * permission). Without `--allow-sys=hostname` a random name stands in: every
+ * other process then counts as "another host", whose id is waited out rather
+ * than taken over.
  */
-export function processIsRunning(pid: number): boolean {
+export function hostname(): string {
+  if (cachedHostname === undefined) {
+    try {
+      cachedHostname = Deno.hostname();
+    } catch {
+      cachedHostname = `unknown-host-${randomHex(4)}`;
+    }
+  }
+  return cachedHostname;
+}
+
+/**
+ * Whether a process with this pid runs on this machine: read from /proc
+ * (Linux). "unknown" where that is not possible (no `--allow-read=/proc`, not
+ * Linux): the id is then waited out, never taken from a process that might be
+ * alive.
+ */
+export function processState(pid: number): "running" | "gone" | "unknown" {
   try {
     const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
     // The state follows the parenthesised command name; Z (zombie) and X (dead) have exited.
     const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
-    return state !== "Z" && state !== "X";
+    return state === "Z" || state === "X" ? "gone" : "running";
   } catch (error) {
-    return !(error instanceof Deno.errors.NotFound);
+    return error instanceof Deno.errors.NotFound ? "gone" : "unknown";
   }
+}
+
+/** How the node reaches the rest of Verk. */
+export interface NodeHooks {
+  /** Reports recovered nodes and poison jobs. */
+  publish: (event: VerkEvent) => void;
+  /** The queues this node runs now. */
+  queues: () => readonly string[];
+  /**
+   * The node id had stopped being ours: `regained` (it had lapsed; we hold it
+   * again) or `taken` (another process holds it: take no job until it is free).
+   */
+  onOwnership: (change: "regained" | "taken") => Promise<void> | void;
 }
 
 /** One node's identity in Redis, its heartbeat and dead-node recovery. */
@@ -84,18 +116,16 @@ export class Node {
   #config: Config;
   #stopped = new AbortController();
   #loop: Promise<void> | undefined;
-  #publish: (event: NodeRecovered) => void;
+  #hooks: NodeHooks;
+  #evicted = false;
+  /** Since when the heartbeat has reached Redis without a failure (epoch ms). */
+  #contactSince: number | undefined;
 
-  /** Prepares the node; nothing is written before `claim`. `publish` reports recovered nodes. */
-  constructor(
-    redis: Redis,
-    config: Config,
-    id: string,
-    publish: (event: NodeRecovered) => void = () => {},
-  ) {
+  /** Prepares the node; nothing is written before `claim`. */
+  constructor(redis: Redis, config: Config, id: string, hooks: NodeHooks) {
     this.#redis = redis;
     this.#config = config;
-    this.#publish = publish;
+    this.#hooks = hooks;
     this.id = id;
     this.holder = `${hostname()}:${Deno.pid}:${randomHex(6)}`;
   }
@@ -114,11 +144,13 @@ export class Node {
       throw new NodeIdInUseError(this.id, `${hostname()}:${Deno.pid} (this process)`);
     }
     const waitUntil = Date.now() + this.#ttl + 1_000;
+    let warned = false;
     let reply = await claimNode(this.#redis, this.id, this.holder, this.#ttl);
-    while (reply !== "OK") {
+    while (reply !== "TAKEN" && reply !== "RENEWED") {
       const holder = parseHolder(reply);
       const sameHost = holder?.hostname === hostname();
-      if (holder && sameHost && (holder.pid === Deno.pid || !processIsRunning(holder.pid))) {
+      const state = holder && sameHost ? processState(holder.pid) : "unknown";
+      if (holder && sameHost && (holder.pid === Deno.pid || state === "gone")) {
         logger.info("node id {id} was held by {holder}, which is gone: taking it over", {
           id: this.id,
           holder: reply,
@@ -126,32 +158,44 @@ export class Node {
         reply = await claimNode(this.#redis, this.id, this.holder, this.#ttl, reply);
         continue;
       }
-      if (sameHost || Date.now() >= waitUntil || signal?.aborted) {
+      if ((sameHost && state === "running") || Date.now() >= waitUntil || signal?.aborted) {
         throw new NodeIdInUseError(this.id, reply);
       }
-      logger.warn(
-        "node id {id} is held by {holder} on another host; waiting for its key to expire",
-        {
-          id: this.id,
-          holder: reply,
-        },
-      );
+      if (!warned) {
+        const why = sameHost
+          ? "this process may not read /proc to see whether that pid still runs (grant --allow-read=/proc)"
+          : "it runs on another host";
+        logger.warn(
+          "node id {id} is held by {holder} and {why}; waiting up to {ms} ms for its key to expire",
+          {
+            id: this.id,
+            holder: reply,
+            why,
+            ms: waitUntil - Date.now(),
+          },
+        );
+        warned = true;
+      }
       await sleep(Math.min(1_000, this.#ttl), signal ?? this.#stopped.signal);
       reply = await claimNode(this.#redis, this.id, this.holder, this.#ttl);
     }
     heldHere.add(this.id);
-    await this.#redis.multi()
-      .sadd(keys.NODES, this.id)
-      .sadd(keys.nodeQueuesKey(this.id), ...(queues.length ? queues : [""]))
-      .srem(keys.nodeQueuesKey(this.id), "")
-      .exec();
-    const moved = await recoverNode(this.#redis, { nodeId: this.id, holder: this.holder });
+    this.#contactSince = Date.now();
+    await this.#register(queues);
+    const moved = await this.#recover(this.id, this.holder);
     if (moved > 0) {
       logger.info("put {moved} jobs left in progress by node {id} back on their queues", {
         moved,
         id: this.id,
       });
     }
+  }
+
+  /** Puts the node in `verk_nodes` and its queues in `verk:node:<id>:queues`. */
+  async #register(queues: readonly string[]): Promise<void> {
+    const multi = this.#redis.multi().sadd(keys.NODES, this.id);
+    if (queues.length > 0) multi.sadd(keys.nodeQueuesKey(this.id), ...queues);
+    await multi.exec();
   }
 
   /** Adds a queue to those this node may hold in-progress jobs for. */
@@ -169,20 +213,47 @@ export class Node {
     this.#loop ??= this.#run();
   }
 
-  /** One heartbeat: refresh our key, then recover nodes whose key expired. */
+  /**
+   * One heartbeat: refresh our key, then recover nodes whose key expired.
+   *
+   * Our key can be found missing (this process or Redis stalled past the TTL)
+   * or held by another process. Missing: we take it again and the loops
+   * rejoin. Held: that process owns this id's in-progress lists now, so the
+   * loops detach their jobs and take nothing until the id is free again.
+   */
   async beat(): Promise<void> {
-    const reply = await claimNode(this.#redis, this.id, this.holder, this.#ttl);
-    if (reply !== "OK") {
-      logger.error("node id {id} is now held by {holder}: another process took it over", {
-        id: this.id,
-        holder: reply,
-      });
+    let reply: string;
+    try {
+      reply = await claimNode(this.#redis, this.id, this.holder, this.#ttl);
+    } catch (error) {
+      this.#contactSince = undefined;
+      throw error;
+    }
+    this.#contactSince ??= Date.now();
+    if (reply === "TAKEN") {
+      logger.warn("node id {id}: our liveness key had lapsed; took it again", { id: this.id });
+      await this.#register(this.#hooks.queues());
+      this.#evicted = false;
+      await this.#hooks.onOwnership("regained");
+    } else if (reply !== "RENEWED" && !this.#evicted) {
+      logger.error(
+        "node id {id} is now held by {holder}: this process takes no job until it is free",
+        {
+          id: this.id,
+          holder: reply,
+        },
+      );
+      this.#evicted = true;
+      await this.#hooks.onOwnership("taken");
     }
     await this.recoverDeadNodes();
   }
 
   /** Puts back the in-progress jobs of every registered node whose key expired. */
   async recoverDeadNodes(): Promise<void> {
+    // After an outage every key may have lapsed: give live nodes one TTL to renew
+    // theirs before calling anyone dead (a Redis restart must not re-run live jobs).
+    if (this.#contactSince === undefined || Date.now() - this.#contactSince < this.#ttl) return;
     let cursor = "0";
     do {
       const [next, ids] = await this.#redis.sscan(keys.NODES, cursor, "COUNT", 500);
@@ -193,7 +264,9 @@ export class Node {
         .exec();
       for (const [index, id] of others.entries()) {
         if (alive?.[index]?.[1] !== 0) continue;
-        const moved = await recoverNode(this.#redis, { nodeId: id, forget: true });
+        const recovered = await this.#recover(id, "");
+        if (recovered < 0) continue; // it came back meanwhile
+        const moved = recovered + await recoverNode(this.#redis, { nodeId: id, forget: true });
         if (moved > 0) {
           logger.warn("node {id} is gone: put {moved} of its jobs back on their queues", {
             id,
@@ -204,14 +277,76 @@ export class Node {
     } while (cursor !== "0");
   }
 
+  /**
+   * Puts back every in-progress job of `nodeId` (a dead node when `holder` is
+   * "", else ours), counting each job's recoveries: a job recovered more than
+   * MAX_RECOVERIES times keeps killing its workers, so it goes to the dead set
+   * with the reason instead. Returns how many went back, or -1 when the node
+   * turned out to be alive.
+   */
+  async #recover(nodeId: string, holder: string): Promise<number> {
+    let moved = 0;
+    for (const queue of await this.#redis.smembers(keys.nodeQueuesKey(nodeId))) {
+      const list = keys.inProgressKey(queue, nodeId);
+      for (;;) {
+        const chunk = await this.#redis.lrangeBuffer(list, 0, RECOVERY_BATCH - 1);
+        if (chunk.length === 0) break;
+        const jobs = chunk.map((payload) => ({ payload, jid: jidOf(payload) }));
+        const result = await recoverJobs(this.#redis, nodeId, queue, holder, MAX_RECOVERIES, jobs);
+        if (result.moved < 0) return -1;
+        moved += result.moved;
+        for (const payload of result.poisoned) await this.#killPoisonJob(list, queue, payload);
+        if (result.moved + result.poisoned.length === 0) break; // another node is moving them
+      }
+    }
+    return moved;
+  }
+
+  async #killPoisonJob(list: string, queue: string, raw: Buffer): Promise<void> {
+    const { text, result: parsed } = parseJobBytes(raw);
+    if (!parsed.ok) return;
+    const reason = `recovered ${MAX_RECOVERIES} times from nodes that died running it: ` +
+      "it may crash its worker";
+    const info = { errorClass: "PoisonJobError", message: reason, stackLines: [] };
+    const fields = await errorFields(
+      parsed.job,
+      info,
+      parsed.job.retry_count ?? 0,
+      Date.now(),
+      this.#config,
+    );
+    const payload = setTopLevelFields(text, fields);
+    const { maxDeadJobs, deadTimeout } = this.#config;
+    await settle(this.#redis, { list }, raw, {
+      action: "dead",
+      payload,
+      maxDeadJobs,
+      deadTimeoutMs: deadTimeout,
+    });
+    logger.error("{queue}: job {jid} {reason}; moved to the dead set", {
+      queue,
+      jid: parsed.job.jid,
+      reason,
+    });
+    const dead = parseJob(payload);
+    if (dead.ok) this.#hooks.publish({ type: "JobDead", job: dead.job, queue, reason });
+  }
+
   async #run(): Promise<void> {
+    let failing = false;
     while (!this.#stopped.signal.aborted) {
-      await sleep(this.#config.heartbeat, this.#stopped.signal);
+      await sleep(jitter(this.#config.heartbeat, 0.1), this.#stopped.signal);
       if (this.#stopped.signal.aborted) break;
       try {
         await this.beat();
+        if (failing) logger.info("heartbeat reaches Redis again");
+        failing = false;
       } catch (error) {
-        logger.warn("heartbeat failed ({error}); will try again", { error: messageOf(error) });
+        // Logged once per outage, not once per beat.
+        if (!failing) {
+          logger.warn("heartbeat failed ({error}); will keep trying", { error: messageOf(error) });
+        }
+        failing = true;
       }
     }
   }

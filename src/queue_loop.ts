@@ -20,7 +20,7 @@ import type { Buffer } from "node:buffer";
 import { backoffDelay } from "./backoff.ts";
 import type { Config } from "./config.ts";
 import { attemptOf, execute } from "./executor.ts";
-import { epochMsOf, type JobPayload, malformedJobPayload, parseJob } from "./job.ts";
+import { epochMsOf, type JobPayload, malformedJobPayload, parseJob, parseJobBytes } from "./job.ts";
 import * as keys from "./keys.ts";
 import { logAt, loggerFor, messageOf } from "./log.ts";
 import { disconnect, type Redis } from "./redis.ts";
@@ -41,7 +41,6 @@ const PAUSED_POLL_MS = 1_000;
 export type QueueStatus = "running" | "idle" | "pausing" | "paused";
 
 const logger = loggerFor("queue");
-const utf8 = new TextDecoder("utf-8", { fatal: true });
 
 /** What a queue loop needs from its node. */
 export interface QueueLoopOptions {
@@ -61,6 +60,8 @@ export interface QueueLoopOptions {
 interface RunningJob {
   raw: Buffer;
   startedAt: number;
+  /** The loop's generation when the job began: a job of an older one was detached. */
+  generation: number;
   /** `<queue>:<counter>`: unique on this node while the job runs (Sidekiq's "tid"). */
   id: string;
   /** The payload text, once decoded. */
@@ -98,8 +99,14 @@ export class QueueLoop {
   #waiters: (() => void)[] = [];
   #supervisor: Promise<void> | undefined;
   #failuresInARow = 0;
+  /** When Redis last answered this loop (epoch ms). */
+  #lastContactAt: number | undefined;
   #concurrency: number;
   #paused = false;
+  /** The node id is not ours in Redis: take no job and send no ack until `rejoin()`. */
+  #evicted = false;
+  /** Bumped by `detach`: jobs begun before no longer belong to this loop's view. */
+  #generation = 0;
   /** The last state announced by an event. */
   #announced: "QueueRunning" | "QueuePausing" | "QueuePaused" = "QueueRunning";
 
@@ -124,6 +131,19 @@ export class QueueLoop {
     this.#notify();
   }
 
+  /**
+   * Whether the loop's command connection is up, when Redis last answered the
+   * loop, and whether it is busy (every slot taken: it has no reason to ask
+   * Redis for anything until a job ends).
+   */
+  health(): { connected: boolean; lastContactAt: Date | undefined; saturated: boolean } {
+    return {
+      connected: this.#commands.status === "ready",
+      lastContactAt: this.#lastContactAt === undefined ? undefined : new Date(this.#lastContactAt),
+      saturated: this.#running.size >= this.#concurrency,
+    };
+  }
+
   /** The queue's state on this node. */
   get status(): QueueStatus {
     if (this.#paused) return this.#running.size > 0 ? "pausing" : "paused";
@@ -140,6 +160,43 @@ export class QueueLoop {
     this.#paused = paused;
     this.#announce();
     this.#notify();
+  }
+
+  /**
+   * The node id is ours again after it had lapsed (nobody else took it): take
+   * jobs again, send the acks Redis refused meanwhile, and reconcile the
+   * in-progress list with what runs here (another node may have put some of our
+   * jobs back while the key was missing: those run again elsewhere).
+   */
+  rejoin(): void {
+    this.#evicted = false;
+    this.#needsReconcile = true;
+    this.#notify();
+  }
+
+  /**
+   * Another process holds the node id, and with it this id's in-progress lists:
+   * running jobs are detached (when they end they are neither acknowledged nor
+   * settled), pending acks are dropped, and no job is taken until `rejoin()`.
+   */
+  detach(): void {
+    this.#generation++;
+    this.#pendingAcks = [];
+    this.#evicted = true;
+    this.#notify();
+  }
+
+  /** Redis refused our acks (the id is not ours): hold them and take nothing until node.ts decides. */
+  #holdForNodeId(acks: Buffer[]): void {
+    this.#pendingAcks.unshift(...acks);
+    if (this.#evicted) return;
+    this.#evicted = true;
+    logger.warn(
+      "{queue}: the node id is not ours in Redis; holding acks until the heartbeat settles it",
+      {
+        queue: this.queue,
+      },
+    );
   }
 
   /** Emits QueueRunning / QueuePausing / QueuePaused when the state machine moves. */
@@ -262,16 +319,24 @@ export class QueueLoop {
     while (!this.#quiet) {
       if (this.#needsReconcile) await this.#reconcile();
       const free = this.#concurrency - this.#running.size;
-      if (free <= 0 && !this.#paused) {
+      const idle = this.#paused || this.#evicted;
+      if (free <= 0 && !idle) {
         await this.#nextWake();
         continue;
       }
-      const take = this.#paused || this.#fetchingStopped ? 0 : Math.min(free, MAX_FETCH);
+      const take = idle || this.#fetchingStopped ? 0 : Math.min(free, MAX_FETCH);
       const acks = this.#pendingAcks;
       this.#pendingAcks = [];
       let fetched: Fetched;
       try {
-        fetched = await ackAndFetch(this.#commands, queue, nodeId, take, acks);
+        fetched = await ackAndFetch(
+          this.#commands,
+          queue,
+          nodeId,
+          this.#options.holder(),
+          take,
+          acks,
+        );
       } catch (error) {
         this.#pendingAcks.unshift(...acks);
         throw error;
@@ -279,6 +344,11 @@ export class QueueLoop {
       if (this.#failuresInARow > 0) {
         logger.info("{queue}: fetching again", { queue });
         this.#failuresInARow = 0;
+      }
+      this.#lastContactAt = Date.now();
+      if (fetched.lost) {
+        this.#holdForNodeId(acks);
+        continue;
       }
       this.setPaused(fetched.paused);
       // Jobs taken while stop() began still run: stop() drains them like the others.
@@ -290,14 +360,14 @@ export class QueueLoop {
         await this.#nextWake(); // a job ended (its ack goes out next pass) or stop()
         continue;
       }
-      if (this.#paused) {
+      if (this.#paused || this.#evicted) {
         await this.#pause(PAUSED_POLL_MS);
         continue;
       }
       if (take === 0) continue; // resumed while asking
       const raw = await this.#blockForJob();
       if (raw === null) continue;
-      if (this.#paused || this.#fetchingStopped) {
+      if (this.#paused || this.#evicted || this.#fetchingStopped) {
         // Paused while waiting: the job goes back where it was, to run next.
         await requeueOrphans(this.#commands, queue, nodeId, [raw]);
       } else {
@@ -311,13 +381,15 @@ export class QueueLoop {
     this.#blockingWait = true;
     this.#flushAcksSoon();
     try {
-      return await this.#blocking.blmoveBuffer(
+      const raw = await this.#blocking.blmoveBuffer(
         keys.queueKey(this.queue),
         this.#inProgressKey,
         "RIGHT",
         "LEFT",
         BLOCK_SECONDS,
       );
+      this.#lastContactAt = Date.now();
+      return raw;
     } finally {
       this.#blockingWait = false;
     }
@@ -327,6 +399,7 @@ export class QueueLoop {
     const entry: RunningJob = {
       raw,
       startedAt: Date.now(),
+      generation: this.#generation,
       id: `${this.queue}:${(this.#nextId++).toString(36)}`,
     };
     this.#running.add(entry);
@@ -340,16 +413,9 @@ export class QueueLoop {
 
   async #run(entry: RunningJob): Promise<void> {
     const { queue, config, stats, events } = this.#options;
-    let text: string;
-    try {
-      text = utf8.decode(entry.raw);
-    } catch {
-      const latin1 = entry.raw.toString("latin1");
-      return await this.#settleMalformed(entry, latin1, "payload is not valid UTF-8");
-    }
-    entry.text = text;
-    const parsed = parseJob(text, config.maxPayloadBytes);
+    const { text, result: parsed } = parseJobBytes(entry.raw, config.maxPayloadBytes);
     if (!parsed.ok) return await this.#settleMalformed(entry, text, parsed.reason);
+    entry.text = text; // only JSON jobs: Sidekiq's Busy page parses every payload listed
     const job = parsed.job;
     const startedAt = entry.startedAt;
     logAt(logger, config.startJobLogLevel, `${job.class} ${job.jid} start`, {
@@ -360,7 +426,8 @@ export class QueueLoop {
       events.publish({ type: "JobStarted", job, queue, startedAt: new Date(startedAt) });
     }
     const outcome = await execute(job, queue, this.#options.workerFor, this.#jobsAbort.signal);
-    if (this.#closed) return; // stop() already put the payload back on the queue
+    // After stop() the payload is back on the queue; after detach() it is not ours to settle.
+    if (this.#closed || entry.generation !== this.#generation) return;
     const endedAt = Date.now();
     const durationMs = endedAt - startedAt;
     if (outcome.kind === "success") {
@@ -480,6 +547,7 @@ export class QueueLoop {
     const listed = await this.#commands.lrangeBuffer(this.#inProgressKey, 0, -1);
     const runningCounts = new Map<string, number>();
     for (const entry of this.#running) {
+      if (entry.generation !== this.#generation) continue; // detached: not ours to keep
       const key = entry.raw.toString("latin1");
       runningCounts.set(key, (runningCounts.get(key) ?? 0) + 1);
     }
@@ -522,7 +590,15 @@ export class QueueLoop {
     const acks = this.#pendingAcks;
     this.#pendingAcks = [];
     try {
-      await ackAndFetch(this.#commands, this.queue, this.#options.nodeId, 0, acks);
+      const { lost } = await ackAndFetch(
+        this.#commands,
+        this.queue,
+        this.#options.nodeId,
+        this.#options.holder(),
+        0,
+        acks,
+      );
+      if (lost) this.#holdForNodeId(acks);
     } catch (error) {
       this.#pendingAcks.unshift(...acks);
       throw error;

@@ -85,7 +85,7 @@ function shaOf(name: LuaScriptName): string {
   return sha;
 }
 
-/** The number of KEYS a script takes, from the suffix of its name (`ack_and_fetch-5`). */
+/** The number of KEYS a script takes, from the suffix of its name (`ack_and_fetch-6`). */
 export function keyCountOf(name: LuaScriptName): number {
   return Number(name.slice(name.lastIndexOf("-") + 1));
 }

@@ -79,18 +79,7 @@ export async function decideFailure(
   const exhausted = failureNumber > maxRetriesOf(job, config.maxRetryCount);
   if (exhausted && job.dead === false) return { action: "drop", retryCount };
 
-  const info = errorInfo(thrown);
-  const fields: Record<string, string | undefined> = {
-    error_message: JSON.stringify(info.message.slice(0, MAX_ERROR_MESSAGE)),
-    error_class: JSON.stringify(info.errorClass),
-    retry_count: String(retryCount),
-  };
-  if (job.failed_at === undefined) fields.failed_at = jsonEpoch(failedAtMs);
-  else fields.retried_at = jsonEpoch(failedAtMs);
-  const lines = backtraceLines(job, config);
-  if (lines > 0) {
-    fields.error_backtrace = JSON.stringify(await encodeBacktrace(info.stackLines.slice(0, lines)));
-  }
+  const fields = await errorFields(job, errorInfo(thrown), retryCount, failedAtMs, config);
   // As Sidekiq does, also for a dead job: "retry now" from the morgue goes there too.
   if (typeof job.retry_queue === "string" && job.retry_queue !== "") {
     fields.queue = encodeJson(job.retry_queue);
@@ -119,6 +108,32 @@ function argsStringOf(text: string): string | undefined {
   // A plain parse is enough: only the string's value is used, and strings parse exactly.
   const args = (JSON.parse(text) as { args?: unknown }).args;
   return typeof args === "string" ? args : undefined;
+}
+
+/**
+ * The fields Sidekiq's tools read on a failed job, as raw JSON texts for
+ * `setTopLevelFields`: error class and message, retry_count, failed_at (first
+ * failure) or retried_at, and the compressed backtrace.
+ */
+export async function errorFields(
+  job: JobPayload,
+  info: ErrorInfo,
+  retryCount: number,
+  failedAtMs: number,
+  config: Config,
+): Promise<Record<string, string | undefined>> {
+  const fields: Record<string, string | undefined> = {
+    error_message: JSON.stringify(info.message.slice(0, MAX_ERROR_MESSAGE)),
+    error_class: JSON.stringify(info.errorClass),
+    retry_count: String(retryCount),
+  };
+  if (job.failed_at === undefined) fields.failed_at = jsonEpoch(failedAtMs);
+  else fields.retried_at = jsonEpoch(failedAtMs);
+  const lines = backtraceLines(job, config);
+  if (lines > 0) {
+    fields.error_backtrace = JSON.stringify(await encodeBacktrace(info.stackLines.slice(0, lines)));
+  }
+  return fields;
 }
 
 /** How many backtrace lines to keep: the job's `backtrace` option, else the configured size. */

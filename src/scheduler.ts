@@ -11,7 +11,8 @@
  */
 import { jitter } from "./backoff.ts";
 import type { Config } from "./config.ts";
-import { jsonEpoch, malformedJobPayload, parseJob, setTopLevelFields } from "./job.ts";
+import type { Buffer } from "node:buffer";
+import { jsonEpoch, malformedJobPayload, parseJobBytes, setTopLevelFields } from "./job.ts";
 import * as keys from "./keys.ts";
 import { loggerFor, messageOf } from "./log.ts";
 import type { Redis } from "./redis.ts";
@@ -77,21 +78,21 @@ export class Scheduler {
 
   /** Moves due jobs of one set; returns ms until its next member is due. */
   async #drain(set: string): Promise<number> {
-    while (true) {
+    while (!this.#stopped.signal.aborted) {
       const due = await dueJobs(this.#redis, set, BATCH);
       const enqueuedAt = jsonEpoch(due.nowMs);
       const moves: DueMove[] = [];
       for (const member of due.members) {
-        const parsed = parseJob(member, this.#config.maxPayloadBytes);
-        const queue = parsed.ok ? parsed.job.queue : undefined;
-        if (parsed.ok && typeof queue === "string" && queue !== "") {
+        const { text, result } = parseJobBytes(member, this.#config.maxPayloadBytes);
+        const queue = result.ok ? result.job.queue : undefined;
+        if (result.ok && typeof queue === "string" && queue !== "") {
           moves.push({
             member,
             queue,
-            payload: setTopLevelFields(member, { enqueued_at: enqueuedAt }),
+            payload: setTopLevelFields(text, { enqueued_at: enqueuedAt }),
           });
         } else {
-          await this.#kill(set, member, parsed.ok ? "payload has no queue" : parsed.reason);
+          await this.#kill(set, member, text, result.ok ? "payload has no queue" : result.reason);
         }
       }
       await enqueueDue(this.#redis, set, moves);
@@ -99,13 +100,14 @@ export class Scheduler {
         return due.nextMs === undefined ? Infinity : Math.max(0, due.nextMs - due.nowMs);
       }
     }
+    return 0;
   }
 
-  async #kill(set: string, member: string, reason: string): Promise<void> {
+  async #kill(set: string, member: Buffer, text: string, reason: string): Promise<void> {
     logger.error("{set}: unusable member moved to the dead set: {reason}", { set, reason });
     await settle(this.#redis, { zset: set }, member, {
       action: "dead",
-      payload: malformedJobPayload(member, "unknown", reason, Date.now()),
+      payload: malformedJobPayload(text, "unknown", reason, Date.now()),
       maxDeadJobs: this.#config.maxDeadJobs,
       deadTimeoutMs: this.#config.deadTimeout,
     });

@@ -9,34 +9,41 @@ import { type Redis, type RedisArg, runScript } from "./redis.ts";
 
 /** What `ackAndFetch` found. */
 export interface Fetched {
+  /** The node id is no longer ours: nothing was acknowledged or taken. */
+  lost: boolean;
   /** The queue is paused (nothing was taken). */
   paused: boolean;
   /** Taken payloads, oldest first, as exact bytes. */
   jobs: Buffer[];
 }
 
-/** Acknowledges `acks` (exact payloads) and takes up to `take` jobs unless the queue is paused. */
+/**
+ * Acknowledges `acks` (exact payloads) and takes up to `take` jobs unless the
+ * queue is paused, provided the node id is still held by `holder`.
+ */
 export async function ackAndFetch(
   redis: Redis,
   queue: string,
   nodeId: string,
+  holder: string,
   take: number,
   acks: readonly RedisArg[],
 ): Promise<Fetched> {
-  const [paused, ...jobs] = await runScript(
+  const [state, ...jobs] = await runScript(
     redis,
-    "ack_and_fetch-5",
+    "ack_and_fetch-6",
     [
       keys.queueKey(queue),
       keys.inProgressKey(queue, nodeId),
       keys.NODES,
       keys.nodeQueuesKey(nodeId),
       keys.PAUSED,
+      keys.nodeKey(nodeId),
     ],
-    [take, nodeId, queue, ...acks],
+    [take, nodeId, queue, holder, ...acks],
     true,
   ) as [number, ...Buffer[]];
-  return { paused: paused === 1, jobs };
+  return { lost: state === -1, paused: state === 1, jobs };
 }
 
 /** Where a job to settle is: a node's in-progress list or a sorted set. */
@@ -77,24 +84,24 @@ export interface DueJobs {
   nowMs: number;
   /** Score (epoch ms) of the first member not returned, if any. */
   nextMs: number | undefined;
-  /** Members as stored. */
-  members: string[];
+  /** Members as stored, exact bytes. */
+  members: Buffer[];
 }
 
 /** Lists up to `limit` due members of a sorted set. */
 export async function dueJobs(redis: Redis, set: string, limit: number): Promise<DueJobs> {
-  const reply = await runScript(redis, "due_jobs-1", [set], [limit]) as string[];
+  const reply = await runScript(redis, "due_jobs-1", [set], [limit], true) as Buffer[];
   const [seconds, micros, next, ...members] = reply;
   return {
-    nowMs: Number(seconds) * 1000 + Math.floor(Number(micros) / 1000),
-    nextMs: next ? Number(next) * 1000 : undefined,
+    nowMs: Number(String(seconds)) * 1000 + Math.floor(Number(String(micros)) / 1000),
+    nextMs: next?.length ? Number(String(next)) * 1000 : undefined,
     members,
   };
 }
 
 /** One due job to move: the member as stored, the payload to push and its queue. */
 export interface DueMove {
-  member: string;
+  member: RedisArg;
   payload: string;
   queue: string;
 }
@@ -133,6 +140,40 @@ export async function recoverNode(redis: Redis, options: RecoverNode): Promise<n
   ) as number;
 }
 
+/** One in-progress job to recover: its exact payload and its jid ("" when unreadable). */
+export interface RecoverableJob {
+  payload: RedisArg;
+  jid: string;
+}
+
+/**
+ * Puts some of a node's in-progress jobs back on `queue`, counting each job's
+ * recoveries in `verk:recoveries`. Returns how many moved and the payloads over
+ * `maxRecoveries` (left in place), or `moved: -1` when the liveness condition failed.
+ */
+export async function recoverJobs(
+  redis: Redis,
+  nodeId: string,
+  queue: string,
+  holder: string,
+  maxRecoveries: number,
+  jobs: readonly RecoverableJob[],
+): Promise<{ moved: number; poisoned: Buffer[] }> {
+  const [moved, ...poisoned] = await runScript(
+    redis,
+    "recover_jobs-4",
+    [
+      keys.nodeKey(nodeId),
+      keys.inProgressKey(queue, nodeId),
+      keys.queueKey(queue),
+      keys.RECOVERIES,
+    ],
+    [holder, maxRecoveries, ...jobs.flatMap((job) => [job.payload, job.jid])],
+    true,
+  ) as [number, ...Buffer[]];
+  return { moved, poisoned };
+}
+
 /** Puts back jobs that sit in our in-progress list without running here. */
 export async function requeueOrphans(
   redis: Redis,
@@ -150,9 +191,9 @@ export async function requeueOrphans(
 }
 
 /**
- * Takes or refreshes a node id's liveness key. Returns "OK", or the live
- * holder's value when another process holds it. `replaceable` names a holder
- * shown to be gone.
+ * Takes or refreshes a node id's liveness key. Returns "RENEWED" (it was ours),
+ * "TAKEN" (it was free, or held by `replaceable`, a holder shown to be gone),
+ * or the live holder's value when another process holds it.
  */
 export async function claimNode(
   redis: Redis,

@@ -49,7 +49,7 @@ export interface ProcessSnapshot {
 }
 
 /** What a process record needs from its node. */
-export interface SidekiqProcessOptions {
+export interface SidekiqHeartbeatOptions {
   /** A producer connection (fails fast while Redis is away). */
   redis: Redis;
   /** Shown as a label, `node <id>`. */
@@ -61,11 +61,11 @@ export interface SidekiqProcessOptions {
   onSignal: (signal: ProcessSignal) => void;
 }
 
-/** A Verk node's Sidekiq process record. */
-export class SidekiqProcess {
+/** Writes a Verk node's Sidekiq process record every beat and obeys its signals. */
+export class SidekiqHeartbeat {
   /** `<hostname>:<pid>:<12 hex>`, as Sidekiq builds it. */
   readonly identity: string;
-  #options: SidekiqProcessOptions;
+  #options: SidekiqHeartbeatOptions;
   #startedAt = jsonEpoch(Date.now());
   #rttMicros = 0;
   #failures = 0;
@@ -73,7 +73,7 @@ export class SidekiqProcess {
   #loop: Promise<void> | undefined;
 
   /** Prepares the record; nothing is written before `start`. */
-  constructor(options: SidekiqProcessOptions) {
+  constructor(options: SidekiqHeartbeatOptions) {
     this.#options = options;
     this.identity = `${hostname()}:${Deno.pid}:${randomHex(6)}`;
   }

@@ -41,7 +41,8 @@ export class Stats {
 
   /** Adds what was counted since the last flush to Redis, in one MULTI. */
   async flush(redis: Redis, now = new Date()): Promise<void> {
-    if (this.#unflushed.size === 0) return;
+    // Not connected: nothing would be sent, so the counts wait for the next flush.
+    if (this.#unflushed.size === 0 || redis.status !== "ready") return;
     const batch = this.#unflushed;
     this.#unflushed = new Map();
     const day = now.toISOString().slice(0, 10);

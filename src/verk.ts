@@ -6,7 +6,8 @@
  * @module
  */
 import { backoffDelay } from "./backoff.ts";
-import { type Config, resolveConfig, validateQueueName, type VerkOptions } from "./config.ts";
+import { type Config, queueNameError, resolveConfig, type VerkOptions } from "./config.ts";
+import { VerkError } from "./errors.ts";
 import { Client, type JobInput, ready } from "./client.ts";
 import { loggerFor, messageOf } from "./log.ts";
 import { Node, randomHex } from "./node.ts";
@@ -21,11 +22,19 @@ import {
   type RedisOptions,
 } from "./redis.ts";
 import { Scheduler, sleep } from "./scheduler.ts";
-import { type ProcessSnapshot, SidekiqProcess } from "./sidekiq_process.ts";
+import { type ProcessSnapshot, SidekiqHeartbeat } from "./sidekiq_process.ts";
 import { Stats } from "./stats.ts";
 import type { AnyWorker, ArgsOf, TimeInput, WorkerRegistry } from "./worker.ts";
 
 const logger = loggerFor("node");
+/** Throws a VerkError naming the method and the queue when `queue` is not a valid queue name. */
+function checkQueueName(method: string, queue: unknown): void {
+  const problem = queueNameError(queue);
+  if (problem !== undefined) throw new VerkError(`${method}: ${problem}`);
+}
+
+/** A loop that has not heard from Redis for this long is unhealthy. */
+const STALE_MS = 10_000;
 /** How often counters are flushed to Redis. */
 const STATS_FLUSH_MS = 5_000;
 
@@ -85,6 +94,41 @@ export interface NodeStats {
   totals: { running: number; finished: number; failed: number };
 }
 
+/** One queue loop's health. */
+export interface QueueHealth {
+  /** The loop's command connection is up. */
+  connected: boolean;
+  /** When Redis last answered the loop (it asks at least once a second while running). */
+  lastContactAt: Date | undefined;
+  /** Every slot is taken: the loop has no reason to talk to Redis until a job ends. */
+  saturated: boolean;
+  /** running, idle, pausing or paused. */
+  status: QueueStatus;
+}
+
+/**
+ * What `verk.health()` returns, for container probes.
+ *
+ * @example
+ * ```ts
+ * import type { HealthReport } from "@verk/verk";
+ * const toResponse = (report: HealthReport) => Response.json(report, { status: report.healthy ? 200 : 503 });
+ * ```
+ */
+export interface HealthReport {
+  /**
+   * Running, and every queue loop is connected and heard from Redis within the
+   * last 10 s (or is saturated: all its slots busy).
+   */
+  healthy: boolean;
+  /** The node's lifecycle state. */
+  state: "idle" | "starting" | "running" | "stopping" | "stopped";
+  /** The general connection (enqueue, heartbeat, stats) is up. */
+  redis: boolean;
+  /** Per queue loop. */
+  queues: Record<string, QueueHealth>;
+}
+
 /**
  * A job for class `C`: when `C` is registered in `W`, `args` must match its
  * `perform`; any other class name (a worker in another process) takes any args.
@@ -133,7 +177,7 @@ export class Verk<W extends WorkerRegistry = WorkerRegistry> implements AsyncDis
   #scheduler: Scheduler | undefined;
   #schedulerRedis: Redis | undefined;
   #statsTimer: ReturnType<typeof setInterval> | undefined;
-  #sidekiqProcess: SidekiqProcess | undefined;
+  #sidekiqHeartbeat: SidekiqHeartbeat | undefined;
   #quieted = false;
   #stopped = Promise.withResolvers<void>();
   #state: "idle" | "starting" | "running" | "stopping" | "stopped" = "idle";
@@ -181,11 +225,14 @@ export class Verk<W extends WorkerRegistry = WorkerRegistry> implements AsyncDis
   /**
    * Connects (waiting with backoff while Redis is unreachable), takes the node
    * id, puts back this id's leftover in-progress jobs, then starts the queues,
-   * the scheduler and the heartbeat. With `disabled` or no queues it only
-   * connects: the instance is a producer.
+   * the scheduler and the heartbeat — also with no queues yet (add them with
+   * `addQueue`). With `disabled` it only connects. A producer that only
+   * enqueues needs no `start()` at all.
    */
   start(): Promise<void> {
-    if (this.#state !== "idle") throw new Error(`start: this Verk is already ${this.#state}`);
+    if (this.#state !== "idle") {
+      return Promise.reject(new VerkError(`start: this Verk is already ${this.#state}`));
+    }
     this.#state = "starting";
     this.#started = this.#start();
     return this.#started;
@@ -197,31 +244,34 @@ export class Verk<W extends WorkerRegistry = WorkerRegistry> implements AsyncDis
     await this.#warnAboutEviction();
     const queues = [...this.#queues.keys()];
     if (!this.config.disabled) {
-      const node = this.#node = new Node(
-        this.#producer,
-        this.config,
-        this.nodeId,
-        (event) => this.#events.publish(event),
-      );
+      const node = this.#node = new Node(this.#producer, this.config, this.nodeId, {
+        publish: (event) => this.#events.publish(event),
+        queues: () => [...this.#loops.keys()],
+        onOwnership: (change) => {
+          for (const loop of this.#loops.values()) {
+            if (change === "taken") loop.detach();
+            else loop.rejoin();
+          }
+        },
+      });
       await node.claim(queues, this.#stopping.signal);
-      await node.recoverDeadNodes();
       for (const [queue, concurrency] of this.#queues) this.#startLoop(queue, concurrency);
       this.#schedulerRedis = this.#connect("scheduler", "worker");
       this.#scheduler = new Scheduler(this.#schedulerRedis, this.config);
       this.#scheduler.start();
       node.start();
-      this.#sidekiqProcess = new SidekiqProcess({
+      this.#sidekiqHeartbeat = new SidekiqHeartbeat({
         redis: this.#producer,
         nodeId: this.nodeId,
         heartbeatMs: this.config.heartbeat,
         snapshot: () => this.#processSnapshot(),
         onSignal: (signal) => signal === "TSTP" ? this.quiet() : void this.stop(),
       });
-      this.#sidekiqProcess.start();
+      this.#sidekiqHeartbeat.start();
       this.#statsTimer = setInterval(() => this.#flushStats(), STATS_FLUSH_MS);
       logger.info("node {id} running queues {queues}", {
         id: this.nodeId,
-        queues: this.config.queues,
+        queues: Object.fromEntries(this.#queues),
       });
     }
     this.#state = "running";
@@ -246,7 +296,7 @@ export class Verk<W extends WorkerRegistry = WorkerRegistry> implements AsyncDis
     );
     this.#loops.clear();
     await this.#flushStats();
-    await this.#sidekiqProcess?.stop();
+    await this.#sidekiqHeartbeat?.stop();
     try {
       await this.#node?.release();
     } catch (error) {
@@ -257,6 +307,7 @@ export class Verk<W extends WorkerRegistry = WorkerRegistry> implements AsyncDis
     }
     this.#events.close();
     if (this.#schedulerRedis) disconnect(this.#schedulerRedis);
+    this.#client.close();
     disconnect(this.#producer);
     this.#state = "stopped";
     this.#stopped.resolve();
@@ -313,7 +364,7 @@ export class Verk<W extends WorkerRegistry = WorkerRegistry> implements AsyncDis
    * Before `start()`, adds it to the queues `start()` runs.
    */
   async addQueue(queue: string, concurrency: number): Promise<void> {
-    validateQueueName(queue);
+    checkQueueName("addQueue", queue);
     if (!Number.isInteger(concurrency) || concurrency < 1) {
       throw new RangeError(
         `addQueue: concurrency of queue "${queue}" must be a positive integer: got ${concurrency}`,
@@ -339,7 +390,7 @@ export class Verk<W extends WorkerRegistry = WorkerRegistry> implements AsyncDis
    * `shutdownTimeout` to finish, the rest are aborted and put back on the queue.
    */
   async removeQueue(queue: string): Promise<void> {
-    validateQueueName(queue);
+    checkQueueName("removeQueue", queue);
     this.#queues.delete(queue);
     const loop = this.#loops.get(queue);
     if (!loop) return;
@@ -355,15 +406,15 @@ export class Verk<W extends WorkerRegistry = WorkerRegistry> implements AsyncDis
    * jobs finish (state pausing, then paused). Works from a producer too.
    */
   async pauseQueue(queue: string): Promise<void> {
-    validateQueueName(queue);
-    await this.#producer.sadd(keys.PAUSED, queue);
+    checkQueueName("pauseQueue", queue);
+    await this.#client.send("pauseQueue", () => this.#producer.sadd(keys.PAUSED, queue));
     this.#loops.get(queue)?.setPaused(true);
   }
 
   /** Resumes a paused queue on every node. */
   async resumeQueue(queue: string): Promise<void> {
-    validateQueueName(queue);
-    await this.#producer.srem(keys.PAUSED, queue);
+    checkQueueName("resumeQueue", queue);
+    await this.#client.send("resumeQueue", () => this.#producer.srem(keys.PAUSED, queue));
     this.#loops.get(queue)?.setPaused(false);
   }
 
@@ -376,6 +427,25 @@ export class Verk<W extends WorkerRegistry = WorkerRegistry> implements AsyncDis
    */
   events(filter?: EventFilter, options?: SubscribeOptions): ReadableStream<VerkEvent> {
     return this.#events.subscribe(filter, options);
+  }
+
+  /**
+   * Whether each queue loop is connected and when it last heard from Redis,
+   * for liveness/readiness probes (`deno task worker` serves it on
+   * `VERK_HEALTH_PORT`).
+   */
+  health(): HealthReport {
+    const now = Date.now();
+    const queues: Record<string, QueueHealth> = {};
+    let healthy = this.#state === "running";
+    for (const [queue, loop] of this.#loops) {
+      const entry = { ...loop.health(), status: loop.status };
+      queues[queue] = entry;
+      const fresh = entry.saturated ||
+        (entry.lastContactAt !== undefined && now - entry.lastContactAt.getTime() < STALE_MS);
+      healthy &&= entry.connected && fresh;
+    }
+    return { healthy, state: this.#state, redis: this.#producer.status === "ready", queues };
   }
 
   /** Per-queue status and counts since this node started. */

@@ -63,6 +63,11 @@ export interface WorkerObject<Args extends unknown[] = unknown[]> {
    * throws or returns something that is not a time, the default backoff is used.
    */
   retryAt?(failedAt: Date, retryCount: number): TimeInput;
+  /**
+   * Longest run in ms: past it `this.job.signal` aborts and the job fails with
+   * `JobTimeoutError` (retried as usual). A job's own `timeout` wins.
+   */
+  timeout?: number;
 }
 
 /**
@@ -86,6 +91,8 @@ export abstract class Worker<Args extends unknown[] = unknown[]> {
   abstract perform(...args: Args): unknown;
   /** See `WorkerObject.retryAt`. */
   retryAt?(failedAt: Date, retryCount: number): TimeInput;
+  /** See `WorkerObject.timeout`. */
+  timeout?: number;
 }
 
 /** A class whose instances are workers. */
@@ -107,6 +114,7 @@ export type WorkerRegistry = Record<string, AnyWorker>;
 export interface WorkerInstance {
   perform(...args: unknown[]): unknown;
   retryAt?(failedAt: Date, retryCount: number): TimeInput;
+  timeout?: number;
   job: JobContext;
 }
 
@@ -114,11 +122,8 @@ export interface WorkerInstance {
  * Makes the object `perform` runs on for one job: a fresh instance of a class,
  * or an object inheriting from a worker object (its other methods stay reachable).
  */
-export function instantiate(worker: AnyWorker, job: JobContext): WorkerInstance {
-  const instance =
-    (typeof worker === "function" ? new worker() : Object.create(worker)) as WorkerInstance;
-  instance.job = job;
-  return instance;
+export function instantiate(worker: AnyWorker): WorkerInstance {
+  return (typeof worker === "function" ? new worker() : Object.create(worker)) as WorkerInstance;
 }
 
 /** Converts a `TimeInput` to epoch ms, or undefined when it is not a valid time. */

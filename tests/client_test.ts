@@ -157,3 +157,63 @@ Deno.test("enqueue fails fast with RedisUnavailableError when Redis is unreachab
     await verk.stop();
   }
 });
+
+Deno.test("enqueue reports a Redis error reply (WRONGTYPE) instead of returning a jid", async () => {
+  await using redis = await startRedis();
+  await using db = inspector(redis.url);
+  await db.set("queue:wrong", "not a list");
+  await using verk = new Verk({ redisUrl: redis.url });
+  await assert.rejects(verk.enqueue({ queue: "wrong", class: "W", args: [] }), /WRONGTYPE/);
+  await assert.rejects(verk.enqueueMany([{ queue: "wrong", class: "W", args: [] }]), /WRONGTYPE/);
+});
+
+Deno.test("job options are validated, and a batch error names the job's index", async () => {
+  await using redis = await startRedis();
+  await using verk = new Verk({ redisUrl: redis.url });
+  const field = (name: string) => (error: unknown) =>
+    error instanceof JobValidationError && error.field === name;
+  const job = { queue: "q", class: "W", args: [] };
+  await assert.rejects(verk.enqueue({ ...job, retryQueue: "bad q" }), field("retryQueue"));
+  await assert.rejects(verk.enqueue({ ...job, maxRetryCount: 1e300 }), field("maxRetryCount"));
+  await assert.rejects(verk.enqueue({ ...job, dead: "no" as unknown as boolean }), field("dead"));
+  await assert.rejects(verk.enqueue({ ...job, backtrace: -3 }), field("backtrace"));
+  await assert.rejects(verk.enqueue({ ...job, extra: { class: "Y" } }), field("extra"));
+  await assert.rejects(
+    verk.enqueue({ ...job, class: 5 as unknown as string }),
+    /job\.class must be a non-empty string/,
+  );
+  await assert.rejects(verk.enqueue({ ...job, args: [new Date()] }), /a Date at/);
+  await assert.rejects(
+    verk.enqueueMany([job, job, { ...job, class: "" }]),
+    (error: unknown) =>
+      error instanceof JobValidationError && /^jobs\[2\]\.class is missing/.test(error.message),
+  );
+  await assert.rejects(verk.schedule(job, 1_796_300_422), /looks like epoch seconds/);
+});
+
+Deno.test("enqueue after stop fails at once, and start twice is a rejected promise", async () => {
+  await using redis = await startRedis();
+  const verk = new Verk({ redisUrl: redis.url });
+  await verk.stop();
+  const started = Date.now();
+  await assert.rejects(
+    verk.enqueue({ queue: "q", class: "W", args: [] }),
+    /this Verk has been stopped/,
+  );
+  assert.ok(Date.now() - started < 500);
+  const twice = new Verk({ redisUrl: redis.url, disabled: true });
+  await twice.start();
+  await assert.rejects(twice.start(), /already running/);
+  await twice.stop();
+});
+
+Deno.test("pauseQueue works from a producer that never started", async () => {
+  await using redis = await startRedis();
+  await using db = inspector(redis.url);
+  await using verk = new Verk({ redisUrl: redis.url });
+  await verk.pauseQueue("mail");
+  assert.deepEqual(await db.smembers("verk:paused"), ["mail"]);
+  await verk.resumeQueue("mail");
+  assert.deepEqual(await db.smembers("verk:paused"), []);
+  await assert.rejects(verk.pauseQueue("a b"), /pauseQueue: invalid queue name "a b"/);
+});

@@ -8,7 +8,8 @@ import {
 } from "../src/config.ts";
 import { ConfigError } from "../src/errors.ts";
 
-const URL_REASON = "must be a redis:// or rediss:// URL such as redis://127.0.0.1:6379/0: got";
+const URL_REASON =
+  "must be a redis:// or rediss:// URL, optionally ending in a database number, such as redis://127.0.0.1:6379/0: got";
 
 /** Asserts that `fn` throws a ConfigError for `option` whose message is exactly `message`. */
 function assertConfigError(fn: () => unknown, option: string, message: string): void {
@@ -489,4 +490,33 @@ console.log(JSON.stringify(configFromEnv()));`;
   const decoder = new TextDecoder();
   assert.equal(code, 0, decoder.decode(stderr));
   assert.deepEqual(JSON.parse(decoder.decode(stdout)), { maxDeadJobs: 123, queues: { a: 1 } });
+});
+
+Deno.test("resolveConfig refuses a URL path that is not a database number", () => {
+  for (const url of ["redis://127.0.0.1:6379/abc", "redis://127.0.0.1:6379/3x", "redis://h/1/2"]) {
+    assert.throws(
+      () => resolveConfig({ redisUrl: url }),
+      (error: unknown) => error instanceof ConfigError && error.option === "redisUrl",
+      url,
+    );
+  }
+  assert.equal(
+    resolveConfig({ redisUrl: "redis://127.0.0.1:6379/12" }).redisUrl,
+    "redis://127.0.0.1:6379/12",
+  );
+  assert.equal(resolveConfig({ redisUrl: "rediss://u:p@h:6380" }).redisUrl, "rediss://u:p@h:6380");
+});
+
+Deno.test("resolveConfig refuses timer durations a timer cannot wait (over 2^31 - 1 ms)", () => {
+  for (
+    const option of ["heartbeat", "pollInterval", "shutdownTimeout", "enqueueTimeout"] as const
+  ) {
+    assert.throws(
+      () => resolveConfig({ [option]: 3_000_000_000 }),
+      (error: unknown) =>
+        error instanceof ConfigError && error.option === option &&
+        /at most 2147483647/.test(error.message),
+    );
+  }
+  assert.equal(resolveConfig({ deadTimeout: 3_000_000_000 * 10 }).deadTimeout, 30_000_000_000);
 });

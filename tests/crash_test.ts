@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { Verk } from "../mod.ts";
+import { Verk, type WorkerObject } from "../mod.ts";
 import { spawnChild } from "./_helpers/process.ts";
 import { eventually, startRedis } from "./_helpers/redis.ts";
 import { FAST, inspector } from "./_helpers/verk.ts";
@@ -103,6 +103,7 @@ Deno.test("jobs of a node killed with SIGKILL are put back on their queue by a s
 
 Deno.test("the queue loops resume after Redis restarts, and nothing stays in progress", async () => {
   await using redis = await startRedis({ appendOnly: true });
+  if (redis.external) return; // needs a server of its own to restart
   await using db = inspector(redis.url);
   const runs: unknown[] = [];
   await using verk = new Verk({
@@ -123,4 +124,121 @@ Deno.test("the queue loops resume after Redis restarts, and nothing stays in pro
   await eventually(async () =>
     (await db.llen("inprogress:default:1")) === 0 && (await db.llen("queue:default")) === 0
   );
+});
+
+Deno.test("a job that kills its worker every time is recovered 3 times, then goes to dead with the reason", async () => {
+  await using redis = await startRedis();
+  await using db = inspector(redis.url);
+  const producer = new Verk({ redisUrl: redis.url });
+  const jid = await producer.enqueue({ queue: "default", class: "Record", args: ["die"] });
+  await producer.stop();
+  for (let run = 1; run <= 4; run++) {
+    await using child = spawnChild(
+      "child_worker.ts",
+      childEnv(redis.url, { VERK_NODE_ID: "poisoned" }),
+    );
+    const status = await child.status; // the job kills it
+    assert.equal(status.signal, "SIGKILL", child.output());
+    assert.equal((await db.lrange("runs", 0, -1)).length, run);
+  }
+  // The 4th restart finds the job recovered 3 times already: dead, not run a 5th time.
+  await using last = spawnChild(
+    "child_worker.ts",
+    childEnv(redis.url, { VERK_NODE_ID: "poisoned" }),
+  );
+  await last.waitFor("started poisoned");
+  const [member] = await eventually(async () => {
+    const dead = await db.zrange("dead", 0, -1);
+    return dead.length === 1 ? dead : null;
+  });
+  const job = JSON.parse(member!);
+  assert.equal(job.jid, jid);
+  assert.equal(job.error_class, "PoisonJobError");
+  assert.match(job.error_message, /recovered 3 times/);
+  assert.equal((await db.lrange("runs", 0, -1)).length, 4);
+  assert.equal(await db.llen("queue:default"), 0);
+  assert.equal(await db.llen("inprogress:default:poisoned"), 0);
+  last.process.kill("SIGTERM");
+  await last.status;
+});
+
+Deno.test("a worker stalled past its TTL whose id was taken over does not ack the new holder's jobs", async () => {
+  await using redis = await startRedis();
+  await using db = inspector(redis.url);
+  const producer = new Verk({ redisUrl: redis.url });
+  const jid = await producer.enqueue({ queue: "default", class: "Record", args: ["slow"] });
+  await producer.stop();
+  const env = childEnv(redis.url, { VERK_NODE_ID: "stalled", VERK_HEARTBEAT: "200" });
+  await using stalled = spawnChild("child_worker.ts", env);
+  await stalled.waitFor("started stalled");
+  await eventually(async () => (await db.lrange("runs", 0, -1)).includes(jid));
+  // Stop the process just before its 1.5 s job ends (a GC pause, a frozen VM …), after its
+  // last heartbeat: on SIGCONT the job's timer is due before the next heartbeat, so the
+  // process acks before it can learn that its id is gone. Only Redis can refuse that ack.
+  await new Promise((resolve) => setTimeout(resolve, 1_300));
+  stalled.process.kill("SIGSTOP");
+  await eventually(async () => (await db.exists("verk:node:stalled")) === 0);
+  // A new process takes the id, recovers the job and runs it again.
+  await using successor = spawnChild("child_worker.ts", env);
+  await successor.waitFor("started stalled");
+  await eventually(async () => (await db.lrange("runs", 0, -1)).length === 2);
+  const [payload] = await db.lrange("inprogress:default:stalled", 0, -1);
+  stalled.process.kill("SIGCONT");
+  // The stalled process finishes its copy, but must not ack: the entry is the successor's.
+  await eventually(async () =>
+    (await db.lrange("done", 0, -1)).includes(`${jid}:${stalled.process.pid}`)
+  );
+  // Its ack would follow within milliseconds; a negative check needs a short window.
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  assert.deepEqual(await db.lrange("inprogress:default:stalled", 0, -1), [payload]);
+  // The successor's own run then finishes and acks it.
+  await eventually(async () => (await db.llen("inprogress:default:stalled")) === 0);
+  assert.equal(await db.llen("queue:default"), 0);
+  successor.process.kill("SIGTERM");
+  stalled.process.kill("SIGTERM");
+  assert.equal((await successor.status).code, 0);
+  await stalled.status;
+});
+
+Deno.test("a Redis outage longer than the liveness TTL does not make live nodes re-run each other's jobs", async () => {
+  await using redis = await startRedis({ appendOnly: true });
+  if (redis.external) return; // needs a server of its own to stop
+  await using db = inspector(redis.url);
+  const starts = new Map<string, number>();
+  const release = Promise.withResolvers<void>();
+  const Long: WorkerObject<[]> = {
+    async perform() {
+      starts.set(this.job.jid, (starts.get(this.job.jid) ?? 0) + 1);
+      await release.promise;
+    },
+  };
+  const workers = { Long };
+  const options = {
+    ...FAST,
+    redisUrl: redis.url,
+    generateNodeId: true,
+    heartbeat: 200,
+    queues: { default: 5 },
+    workers,
+  };
+  await using a = new Verk(options);
+  await using b = new Verk(options);
+  await a.start();
+  await b.start();
+  await a.enqueueMany(
+    Array.from({ length: 10 }, () => ({ queue: "default", class: "Long", args: [] })),
+  );
+  await eventually(() => starts.size === 10);
+  await redis.kill();
+  await new Promise((resolve) => setTimeout(resolve, 1_000)); // the outage: 2.5 × the 400 ms TTL
+  await redis.restart();
+  // Give every heartbeat time to come back and look for dead nodes (several TTLs).
+  await eventually(() => a.health().healthy && b.health().healthy);
+  await new Promise((resolve) => setTimeout(resolve, 1_500));
+  release.resolve();
+  await eventually(async () =>
+    (await db.keys("inprogress:*")).length === 0 && (await db.llen("queue:default")) === 0
+  );
+  assert.equal(starts.size, 10);
+  assert.deepEqual([...starts.values()].filter((count) => count > 1), []);
 });

@@ -212,13 +212,27 @@ Deno.test("encodeJson writes bigints as exact integers", () => {
   );
 });
 
-Deno.test("encodeJson behaves like JSON.stringify for undefined, dates and unicode", () => {
-  const value = { u: undefined, list: [undefined, 1], d: new Date(0), s: "é😀", e: [], o: {} };
+Deno.test("encodeJson behaves like JSON.stringify for undefined and unicode", () => {
+  const value = {
+    u: undefined,
+    list: [undefined, 1],
+    s: "é😀",
+    e: [],
+    o: {},
+    n: Object.create(null),
+  };
   assert.equal(encodeJson(value), JSON.stringify(value));
-  assert.equal(
-    encodeJson(value),
-    `{"list":[null,1],"d":"1970-01-01T00:00:00.000Z","s":"é😀","e":[],"o":{}}`,
-  );
+  assert.equal(encodeJson(value), `{"list":[null,1],"s":"é😀","e":[],"o":{},"n":{}}`);
+});
+
+Deno.test("encodeJson refuses values JSON would silently change: Date, Map, Set, class instances", () => {
+  assert.throws(() => encodeJson({ at: new Date(0) }), /a Date at \$\.at/);
+  assert.throws(() => encodeJson([new Map([[1, 2]])]), /a Map at \$\[0\]/);
+  assert.throws(() => encodeJson({ s: { t: new Set([1]) } }), /a Set at \$\.s\.t/);
+  class Point {
+    x = 1;
+  }
+  assert.throws(() => encodeJson([new Point()]), /a Point at \$\[0\]/);
 });
 
 Deno.test("encodeJson throws a TypeError naming the path of a function or symbol", () => {

@@ -535,6 +535,34 @@ Deno.test("a node whose liveness key expired has its in-progress jobs recovered 
   });
   await verk.start();
   assert.deepEqual(await ran.promise, ["recovered"]);
-  assert.equal(await db.sismember("verk_nodes", "gone"), 0);
+  await eventually(async () => (await db.sismember("verk_nodes", "gone")) === 0);
   assert.equal(await db.exists("verk:node:gone:queues"), 0);
+});
+
+Deno.test("the scheduler moves 150 members that are not UTF-8 to dead and still runs the due job behind them", async () => {
+  await using redis = await startRedis();
+  await using db = inspector(redis.url);
+  const ran = deferred();
+  for (let i = 0; i < 150; i++) {
+    const bad = Buffer.concat([
+      Buffer.from(`{"class":"Good","args":["\xff${i}"],"queue":"default","jid":"`),
+      Buffer.from([0xff]),
+      Buffer.from('"}'),
+    ]);
+    await db.zadd(i % 2 ? "schedule" : "retry", 1, bad);
+  }
+  await db.zadd("schedule", 2, '{"class":"Good","args":[],"jid":"ok","queue":"default"}');
+  const verk = testVerk(redis.url, {
+    queues: { default: 1 },
+    workers: { Good: { perform: () => ran.resolve() } },
+  });
+  await verk.start();
+  await ran.promise;
+  await eventually(async () => (await db.zcard("dead")) === 150);
+  assert.equal(await db.zcard("schedule") + await db.zcard("retry"), 0);
+  const [sample] = await db.zrange("dead", 0, 0);
+  assert.match(JSON.parse(sample!).error_message, /UTF-8/);
+  const stopping = Date.now();
+  await verk.stop();
+  assert.ok(Date.now() - stopping < 2_000);
 });

@@ -11,10 +11,27 @@ export interface ChildWorker extends AsyncDisposable {
   status: Promise<Deno.CommandStatus>;
 }
 
-/** Starts `tests/fixtures/<script>` with `env` added to the environment. */
-export function spawnChild(script: string, env: Record<string, string>): ChildWorker {
-  const process = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", new URL(`../fixtures/${script}`, import.meta.url).pathname],
+/**
+ * Starts a Deno script with `env` added to the environment: `tests/fixtures/<script>`
+ * when given a name, or any module given as a URL.
+ */
+export function spawnChild(
+  script: string | URL,
+  env: Record<string, string>,
+  args: readonly string[] = [],
+): ChildWorker {
+  const module = script instanceof URL ? script : new URL(`../fixtures/${script}`, import.meta.url);
+  return spawnProcess(Deno.execPath(), ["run", "-A", module.pathname, ...args], env);
+}
+
+/** Starts any program with `env` added to the environment, collecting its output. */
+export function spawnProcess(
+  command: string,
+  args: readonly string[],
+  env: Record<string, string>,
+): ChildWorker {
+  const process = new Deno.Command(command, {
+    args: [...args],
     env: { NO_COLOR: "1", ...env },
     stdin: "null",
     stdout: "piped",
