@@ -348,6 +348,8 @@ export class QueueLoop {
       this.#lastContactAt = Date.now();
       if (fetched.lost) {
         this.#holdForNodeId(acks);
+        // Until rejoin() (which wakes us) every call would answer "lost" at once: no spinning.
+        await this.#pause(PAUSED_POLL_MS);
         continue;
       }
       this.setPaused(fetched.paused);
