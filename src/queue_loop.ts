@@ -19,13 +19,11 @@
 import type { Buffer } from "node:buffer";
 import { backoffDelay } from "./backoff.ts";
 import type { Config } from "./config.ts";
-import { attemptOf, execute } from "./executor.ts";
-import { epochMsOf, type JobPayload, malformedJobPayload, parseJob, parseJobBytes } from "./job.ts";
+import { JobRunner } from "./job_runner.ts";
 import * as keys from "./keys.ts";
 import { logAt, loggerFor, messageOf } from "./log.ts";
 import { disconnect, type Redis } from "./redis.ts";
-import { asError, decideFailure, type FailureDecision } from "./retry.ts";
-import { ackAndFetch, type Fetched, recoverNode, requeueOrphans, settle } from "./scripts.ts";
+import { ackAndFetch, type Fetched, recoverNode, requeueOrphans } from "./scripts.ts";
 import type { EventBus } from "./events.ts";
 import type { Stats } from "./stats.ts";
 import type { AnyWorker } from "./worker.ts";
@@ -96,6 +94,7 @@ export class QueueLoop {
   #closed = false;
   #nextId = 0;
   #jobsAbort = new AbortController();
+  #runner: JobRunner;
   #waiters: (() => void)[] = [];
   #supervisor: Promise<void> | undefined;
   #failuresInARow = 0;
@@ -117,6 +116,12 @@ export class QueueLoop {
     this.#commands = options.connect(`${options.queue}:commands`);
     this.#blocking = options.connect(`${options.queue}:blocking`);
     this.#inProgressKey = keys.inProgressKey(options.queue, options.nodeId);
+    this.#runner = new JobRunner({
+      ...options,
+      commands: this.#commands,
+      inProgressKey: this.#inProgressKey,
+      signal: this.#jobsAbort.signal,
+    });
     this.#concurrency = options.concurrency;
   }
 
@@ -414,129 +419,18 @@ export class QueueLoop {
   }
 
   async #run(entry: RunningJob): Promise<void> {
-    const { queue, config, stats, events } = this.#options;
-    const { text, result: parsed } = parseJobBytes(entry.raw, config.maxPayloadBytes);
-    if (!parsed.ok) return await this.#settleMalformed(entry, text, parsed.reason);
-    entry.text = text; // only JSON jobs: Sidekiq's Busy page parses every payload listed
-    const job = parsed.job;
-    const startedAt = entry.startedAt;
-    logAt(logger, config.startJobLogLevel, `${job.class} ${job.jid} start`, {
-      queue,
-      jid: job.jid,
+    const end = await this.#runner.run(entry.raw, entry.startedAt, {
+      onDecoded: (text) => entry.text = text,
+      // After stop() the payload is back on the queue; after detach() it is not ours to settle.
+      stillOurs: () => !this.#closed && entry.generation === this.#generation,
     });
-    if (events.active) {
-      events.publish({ type: "JobStarted", job, queue, startedAt: new Date(startedAt) });
-    }
-    const outcome = await execute(job, queue, this.#options.workerFor, this.#jobsAbort.signal);
-    // After stop() the payload is back on the queue; after detach() it is not ours to settle.
-    if (this.#closed || entry.generation !== this.#generation) return;
-    const endedAt = Date.now();
-    const durationMs = endedAt - startedAt;
-    if (outcome.kind === "success") {
-      stats.record(queue, false);
+    if (end === "ack") {
       this.#pendingAcks.push(entry.raw);
-      const message = `${job.class} ${job.jid} done: ${durationMs} ms`;
-      logAt(logger, config.doneJobLogLevel, message, { queue, jid: job.jid, durationMs });
-      if (events.active) {
-        const enqueuedAt = job.enqueued_at === undefined ? startedAt : epochMsOf(job.enqueued_at);
-        events.publish({
-          type: "JobFinished",
-          job,
-          queue,
-          startedAt: new Date(startedAt),
-          finishedAt: new Date(endedAt),
-          durationMs,
-          latencyMs: endedAt - enqueuedAt,
-        });
-      }
-      return;
+    } else if (end === "unsettled") {
+      // Still in in-progress but no longer running here: reconcile puts it back.
+      this.#needsReconcile = true;
+      this.#notify();
     }
-    stats.record(queue, true);
-    const message = `${job.class} ${job.jid} fail: ${messageOf(outcome.thrown)}`;
-    logAt(logger, config.failJobLogLevel, message, {
-      queue,
-      jid: job.jid,
-      attempt: attemptOf(job),
-      durationMs,
-    });
-    const decision = await this.#settleFailure(entry, text, job, outcome.thrown, outcome.instance);
-    if (decision && events.active) {
-      events.publish({
-        type: "JobFailed",
-        job,
-        queue,
-        startedAt: new Date(startedAt),
-        failedAt: new Date(endedAt),
-        durationMs,
-        attempt: attemptOf(job),
-        error: asError(outcome.thrown),
-        outcome: decision.action,
-      });
-      if (decision.action === "dead") {
-        const reason = `retries exhausted after ${decision.retryCount + 1} failures`;
-        this.#publishDead(decision.payload, reason);
-      }
-    }
-  }
-
-  /** Writes a failed job to retry or dead; undefined when that could not be written. */
-  async #settleFailure(
-    entry: RunningJob,
-    text: string,
-    job: JobPayload,
-    thrown: unknown,
-    instance: Parameters<typeof decideFailure>[5],
-  ): Promise<FailureDecision | undefined> {
-    const { config } = this.#options;
-    try {
-      const decision = await decideFailure(text, job, thrown, Date.now(), config, instance);
-      await settle(
-        this.#commands,
-        { list: this.#inProgressKey },
-        entry.raw,
-        decision.action === "dead"
-          ? { ...decision, maxDeadJobs: config.maxDeadJobs, deadTimeoutMs: config.deadTimeout }
-          : decision,
-      );
-      return decision;
-    } catch (error) {
-      this.#settleFailed(error);
-      return undefined;
-    }
-  }
-
-  async #settleMalformed(entry: RunningJob, text: string, reason: string): Promise<void> {
-    const { queue, config } = this.#options;
-    logger.error("{queue}: malformed job moved to the dead set: {reason}", { queue, reason });
-    const payload = malformedJobPayload(text, queue, reason, Date.now());
-    try {
-      await settle(this.#commands, { list: this.#inProgressKey }, entry.raw, {
-        action: "dead",
-        payload,
-        maxDeadJobs: config.maxDeadJobs,
-        deadTimeoutMs: config.deadTimeout,
-      });
-      this.#publishDead(payload, reason);
-    } catch (error) {
-      this.#settleFailed(error);
-    }
-  }
-
-  #publishDead(payload: string, reason: string): void {
-    const { events } = this.#options;
-    if (!events.active) return;
-    const parsed = parseJob(payload);
-    if (parsed.ok) events.publish({ type: "JobDead", job: parsed.job, queue: this.queue, reason });
-  }
-
-  /** A failed job could not be written: it stays in in-progress and goes back by reconcile. */
-  #settleFailed(error: unknown): void {
-    logger.warn("{queue}: could not record a failed job ({error}); it will run again", {
-      queue: this.queue,
-      error: messageOf(error),
-    });
-    this.#needsReconcile = true;
-    this.#notify();
   }
 
   /**
