@@ -88,7 +88,8 @@ export class QueueLoop {
   #flushingAcks = false;
   #blockingWait = false;
   #needsReconcile = false;
-  #quiet = false;
+  /** stop() began: the loop ends; running jobs drain. */
+  #stopping = false;
   /** quiet(): take no new job, keep acknowledging the running ones. */
   #fetchingStopped = false;
   #closed = false;
@@ -254,7 +255,7 @@ export class QueueLoop {
    */
   async stop(timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
-    this.#quiet = true;
+    this.#stopping = true;
     this.#notify();
     disconnect(this.#blocking); // ends a blocking wait now
     await untilDeadline(this.#supervisor ?? Promise.resolve(), deadline);
@@ -302,11 +303,11 @@ export class QueueLoop {
   }
 
   async #supervise(): Promise<void> {
-    while (!this.#quiet) {
+    while (!this.#stopping) {
       try {
         await this.#fetchLoop();
       } catch (error) {
-        if (this.#quiet) break;
+        if (this.#stopping) break;
         this.#needsReconcile = true;
         this.#failuresInARow++;
         const level = this.#failuresInARow === 1 ? "warning" : "debug";
@@ -321,7 +322,7 @@ export class QueueLoop {
 
   async #fetchLoop(): Promise<void> {
     const { queue, nodeId } = this.#options;
-    while (!this.#quiet) {
+    while (!this.#stopping) {
       if (this.#needsReconcile) await this.#reconcile();
       const free = this.#concurrency - this.#running.size;
       const idle = this.#paused || this.#evicted;
