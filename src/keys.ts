@@ -43,3 +43,5 @@ export const processWorkKeys = (identity: string): [string, string] => [
   `${identity}:workers`,
   `${identity}:work`,
 ];
+/** Signals (`TSTP`, `TERM`) pushed to a process by Sidekiq's web UI or API. */
+export const processSignalsKey = (identity: string): string => `${identity}-signals`;

@@ -23,6 +23,7 @@ export function testVerk<W extends WorkerRegistry>(url: string, init: VerkInit<W
 /** A plain connection for assertions; close it with `await using`. */
 export function inspector(url: string): Redis & AsyncDisposable {
   const redis = new Redis(url, { protocol: 2, lazyConnect: false }) as Redis & AsyncDisposable;
+  redis.on("error", () => {}); // outage tests stop Redis under it; commands still reject
   redis[Symbol.asyncDispose] = async () => {
     await redis.quit().catch(() => redis.disconnect());
   };

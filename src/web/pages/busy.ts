@@ -62,8 +62,9 @@ export async function busyPage(view: View, admin: Admin): Promise<Html> {
     markup`<h2>Jobs running now</h2>`,
     running.length === 0 ? empty("No jobs are running.") : jobsTable(view, running),
     unknownStarts
-      ? markup`<p class="muted">Start times come from Sidekiq process records
-(<code>&lt;identity&gt;:work</code>); a node that writes none shows "unknown".</p>`
+      ? markup`<p class="muted">Start times come from the process records (<code>&lt;identity&gt;:work</code>)
+that Sidekiq and Verk nodes rewrite every few seconds: a job started since the last one, or on a
+node that writes none, shows "unknown".</p>`
       : "",
     markup`<h2>Verk nodes</h2>`,
     nodes.length === 0 ? empty("No Verk nodes are registered.") : table(
@@ -78,20 +79,22 @@ export async function busyPage(view: View, admin: Admin): Promise<Html> {
       ],
       nodes.map((node) => nodeRow(view, node, actions)),
     ),
-    processes.length === 0 ? "" : markup`<h2>Sidekiq processes</h2>${
-      table(
-        [
-          { label: "Identity", sort: "text" },
-          { label: "Labels", class: "hide-sm" },
-          { label: "Busy", sort: "num", class: "num" },
-          { label: "Threads", sort: "num", class: "num hide-sm" },
-          { label: "Queues" },
-          { label: "Started", sort: "num", class: "hide-sm" },
-          { label: "Last beat", sort: "num" },
-        ],
-        processes.map((p) => processRow(view, p)),
-      )
-    }`,
+    processes.length === 0
+      ? ""
+      : markup`<h2>Processes (Sidekiq's records, Verk nodes included)</h2>${
+        table(
+          [
+            { label: "Identity", sort: "text" },
+            { label: "Labels", class: "hide-sm" },
+            { label: "Busy", sort: "num", class: "num" },
+            { label: "Threads", sort: "num", class: "num hide-sm" },
+            { label: "Queues" },
+            { label: "Started", sort: "num", class: "hide-sm" },
+            { label: "Last beat", sort: "num" },
+          ],
+          processes.map((p) => processRow(view, p)),
+        )
+      }`,
   ];
   return page(view, { title: "Busy", section: "/busy", body });
 }

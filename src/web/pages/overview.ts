@@ -27,16 +27,17 @@ export async function overviewPage(view: View, admin: Admin): Promise<Html> {
       value.toLocaleString("en-US")
     }</b><span>${label}</span></a>\n`;
   };
-  const cards = markup`<div class="cards">
-${card("Processed", summary.processed, "/", "processed")}${
-    card("Failed", summary.failed, "/", "failed")
-  }${card("Running", running, "/busy")}${
-    card("Enqueued", summary.enqueued, "/queues", "enqueued")
-  }${card("Scheduled", summary.scheduled, "/scheduled", "scheduled")}${
-    card("Retries", summary.retries, "/retries", "retries")
-  }${card("Dead", summary.dead, "/dead", "dead")}${
-    card("Nodes", summary.nodes + summary.processes, "/busy")
-  }</div>`;
+  const cards = [
+    card("Processed", summary.processed, "/", "processed"),
+    card("Failed", summary.failed, "/", "failed"),
+    card("Running", running, "/busy"),
+    card("Enqueued", summary.enqueued, "/queues", "enqueued"),
+    card("Scheduled", summary.scheduled, "/scheduled", "scheduled"),
+    card("Retries", summary.retries, "/retries", "retries"),
+    card("Dead", summary.dead, "/dead", "dead"),
+    card("Verk nodes", summary.nodes, "/busy", "nodes"),
+    card("Processes", summary.processes, "/busy", "processes"),
+  ];
   const chart =
     markup`<section class="panel" id="chart" data-src="${view.base}/live" aria-labelledby="chart-title">
 <h2 id="chart-title">Jobs per second, all nodes, last 2 minutes</h2>
@@ -76,6 +77,13 @@ The chart fills in from the moment the dashboard is first opened.</p>
   return page(view, {
     title: "Overview",
     section: "",
-    body: [cards, chart, markup`<h2>Queues</h2>`, queues, markup`<h2>Last 7 days</h2>`, days],
+    body: [
+      markup`<div class="cards">${cards}</div>`,
+      chart,
+      markup`<h2>Queues</h2>`,
+      queues,
+      markup`<h2>Last 7 days</h2>`,
+      days,
+    ],
   });
 }
