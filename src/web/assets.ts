@@ -26,7 +26,7 @@ nav a[aria-current=page]{background:var(--chip);font-weight:600}
 .tag.idle{color:var(--muted)}.tag.alive{color:var(--ok)}
 main{padding:1rem;max-width:1400px;margin:0 auto}
 h1{font-size:1.4rem;margin:.25rem 0 1rem}h2{font-size:1.1rem;margin:1.5rem 0 .5rem}
-.cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(8.5rem,1fr));gap:.6rem;margin-bottom:1rem}
+.cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(7rem,1fr));gap:.6rem;margin-bottom:1rem}
 .card{background:var(--card);border:1px solid var(--line);border-radius:8px;padding:.6rem .8rem;text-decoration:none;color:var(--fg)}
 .card b{display:block;font-size:1.35rem;font-variant-numeric:tabular-nums}
 .card span{color:var(--muted);font-size:.85rem}
