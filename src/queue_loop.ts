@@ -365,7 +365,9 @@ export class QueueLoop {
         continue;
       }
       if (this.#fetchingStopped) {
-        await this.#nextWake(); // a job ended (its ack goes out next pass) or stop()
+        // Jobs that ended while we were asking Redis left acks but no waiter to wake:
+        // send those first. Otherwise wait for the next job to end (or stop()).
+        if (this.#pendingAcks.length === 0) await this.#nextWake();
         continue;
       }
       if (this.#paused || this.#evicted) {
