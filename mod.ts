@@ -80,6 +80,7 @@ export {
   AdminNodes,
   type InProgressJobs,
   type NodeInfo,
+  type ProcessWork,
   type SidekiqProcess,
 } from "./src/admin/nodes.ts";
 export {

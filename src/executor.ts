@@ -4,6 +4,7 @@
  * is thrown for control flow: the caller gets an `Outcome`.
  * @module
  */
+import { performTarget } from "./active_job.ts";
 import { JobTimeoutError } from "./errors.ts";
 import type { JobPayload } from "./job.ts";
 import { type AnyWorker, instantiate, type JobContext, type WorkerInstance } from "./worker.ts";
@@ -15,9 +16,12 @@ export type Outcome =
 
 /** The failure of a job whose class has no registered worker. */
 export class UnknownWorkerError extends Error {
-  /** Creates the error for `className`. */
-  constructor(className: string) {
-    super(`no worker is registered for class "${className}"`);
+  /** Creates the error for `className` (wrapped by `wrapper`, for ActiveJob jobs). */
+  constructor(className: string, wrapper?: string) {
+    super(
+      `no worker is registered for class "${className}"` +
+        (wrapper === undefined ? "" : ` (an ActiveJob job wrapped by ${wrapper})`),
+    );
     this.name = "UnknownWorkerError";
   }
 }
@@ -35,14 +39,21 @@ function timeoutOf(job: JobPayload, instance: WorkerInstance): number | undefine
   return typeof ms === "number" && ms > 0 ? ms : undefined;
 }
 
-/** Runs `job` with the worker registered for its class. Never throws. */
+/**
+ * Runs `job` with the worker registered for its class (for an ActiveJob job,
+ * for its wrapped class: see active_job.ts). Never throws.
+ */
 export async function execute(
   job: JobPayload,
   queue: string,
-  worker: AnyWorker | undefined,
+  workerFor: (className: string) => AnyWorker | undefined,
   signal: AbortSignal,
 ): Promise<Outcome> {
-  if (worker === undefined) return { kind: "failure", thrown: new UnknownWorkerError(job.class) };
+  const target = performTarget(job);
+  const worker = workerFor(target.className);
+  if (worker === undefined) {
+    return { kind: "failure", thrown: new UnknownWorkerError(target.className, target.wrapper) };
+  }
   let instance: WorkerInstance | undefined;
   try {
     instance = instantiate(worker);
@@ -50,9 +61,9 @@ export async function execute(
     const context = { jid: job.jid, queue, attempt: attemptOf(job), payload: job, signal };
     if (timeoutMs === undefined) {
       instance.job = context;
-      await instance.perform(...job.args);
+      await instance.perform(...target.args);
     } else {
-      await withTimeout(instance, context, job.args, timeoutMs);
+      await withTimeout(instance, context, target.args, timeoutMs);
     }
     return { kind: "success" };
   } catch (thrown) {

@@ -37,3 +37,11 @@ export const processedKey = (suffix?: string): string =>
 /** Lifetime counter of failed jobs, total or per queue/day. */
 export const failedKey = (suffix?: string): string =>
   suffix === undefined ? "stat:failed" : `stat:failed:${suffix}`;
+
+/** A process's running jobs: `<identity>:workers` (Sidekiq ≤ 6.4) and `<identity>:work` (6.5+). */
+export const processWorkKeys = (identity: string): [string, string] => [
+  `${identity}:workers`,
+  `${identity}:work`,
+];
+/** Signals (`TSTP`, `TERM`) pushed to a process by Sidekiq's web UI or API. */
+export const processSignalsKey = (identity: string): string => `${identity}-signals`;

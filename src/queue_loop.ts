@@ -19,13 +19,11 @@
 import type { Buffer } from "node:buffer";
 import { backoffDelay } from "./backoff.ts";
 import type { Config } from "./config.ts";
-import { attemptOf, execute } from "./executor.ts";
-import { epochMsOf, type JobPayload, malformedJobPayload, parseJob, parseJobBytes } from "./job.ts";
+import { JobRunner } from "./job_runner.ts";
 import * as keys from "./keys.ts";
 import { logAt, loggerFor, messageOf } from "./log.ts";
 import { disconnect, type Redis } from "./redis.ts";
-import { asError, decideFailure, type FailureDecision } from "./retry.ts";
-import { ackAndFetch, type Fetched, recoverNode, requeueOrphans, settle } from "./scripts.ts";
+import { ackAndFetch, type Fetched, recoverNode, requeueOrphans } from "./scripts.ts";
 import type { EventBus } from "./events.ts";
 import type { Stats } from "./stats.ts";
 import type { AnyWorker } from "./worker.ts";
@@ -66,6 +64,20 @@ interface RunningJob {
   startedAt: number;
   /** The loop's generation when the job began: a job of an older one was detached. */
   generation: number;
+  /** `<queue>:<counter>`: unique on this node while the job runs (Sidekiq's "tid"). */
+  id: string;
+  /** The payload text, once decoded. */
+  text?: string;
+}
+
+/** A job running on this node, as the Sidekiq process heartbeat reports it. */
+export interface RunningJobInfo {
+  /** Unique on this node while the job runs. */
+  id: string;
+  /** The payload as stored. */
+  payload: string;
+  /** Epoch ms when the job started. */
+  startedAt: number;
 }
 
 /** A queue's fetch loop and worker pool. */
@@ -80,9 +92,14 @@ export class QueueLoop {
   #flushingAcks = false;
   #blockingWait = false;
   #needsReconcile = false;
-  #quiet = false;
+  /** stop() began: the loop ends; running jobs drain. */
+  #stopping = false;
+  /** quiet(): take no new job, keep acknowledging the running ones. */
+  #fetchingStopped = false;
   #closed = false;
+  #nextId = 0;
   #jobsAbort = new AbortController();
+  #runner: JobRunner;
   #waiters: (() => void)[] = [];
   #supervisor: Promise<void> | undefined;
   #failuresInARow = 0;
@@ -104,6 +121,12 @@ export class QueueLoop {
     this.#commands = options.connect(`${options.queue}:commands`);
     this.#blocking = options.connect(`${options.queue}:blocking`);
     this.#inProgressKey = keys.inProgressKey(options.queue, options.nodeId);
+    this.#runner = new JobRunner({
+      ...options,
+      commands: this.#commands,
+      inProgressKey: this.#inProgressKey,
+      signal: this.#jobsAbort.signal,
+    });
     this.#concurrency = options.concurrency;
   }
 
@@ -205,6 +228,25 @@ export class QueueLoop {
     return this.#running.size;
   }
 
+  /** The jobs running now, with their payload text and start time. */
+  runningJobs(): RunningJobInfo[] {
+    const jobs: RunningJobInfo[] = [];
+    for (const { id, text, startedAt } of this.#running) {
+      if (text !== undefined) jobs.push({ id, payload: text, startedAt });
+    }
+    return jobs;
+  }
+
+  /**
+   * Stops taking new jobs without stopping: running jobs finish and are
+   * acknowledged; `stop()` is still needed to end the loop. Not undone.
+   */
+  quiet(): void {
+    if (this.#fetchingStopped) return;
+    this.#fetchingStopped = true;
+    this.#notify(); // a blocking wait ends within BLOCK_SECONDS; what it takes goes back
+  }
+
   /** Starts fetching. */
   start(): void {
     this.#supervisor ??= this.#supervise();
@@ -217,7 +259,7 @@ export class QueueLoop {
    */
   async stop(timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
-    this.#quiet = true;
+    this.#stopping = true;
     this.#notify();
     disconnect(this.#blocking); // ends a blocking wait now
     await untilDeadline(this.#supervisor ?? Promise.resolve(), deadline);
@@ -265,11 +307,11 @@ export class QueueLoop {
   }
 
   async #supervise(): Promise<void> {
-    while (!this.#quiet) {
+    while (!this.#stopping) {
       try {
         await this.#fetchLoop();
       } catch (error) {
-        if (this.#quiet) break;
+        if (this.#stopping) break;
         this.#needsReconcile = true;
         this.#failuresInARow++;
         const level = this.#failuresInARow === 1 ? "warning" : "debug";
@@ -284,7 +326,7 @@ export class QueueLoop {
 
   async #fetchLoop(): Promise<void> {
     const { queue, nodeId } = this.#options;
-    while (!this.#quiet) {
+    while (!this.#stopping) {
       if (this.#needsReconcile) await this.#reconcile();
       const free = this.#concurrency - this.#running.size;
       const idle = this.#paused || this.#evicted;
@@ -292,7 +334,7 @@ export class QueueLoop {
         await this.#nextWake();
         continue;
       }
-      const take = idle ? 0 : Math.min(free, MAX_FETCH);
+      const take = idle || this.#fetchingStopped ? 0 : Math.min(free, MAX_FETCH);
       const acks = this.#pendingAcks;
       this.#pendingAcks = [];
       let fetched: Fetched;
@@ -316,7 +358,7 @@ export class QueueLoop {
       this.#lastContactAt = Date.now();
       if (fetched.lost) {
         this.#holdForNodeId(acks);
-        // Nothing to do until the heartbeat settles the id (rejoin() or stop wakes us).
+        // Until rejoin() (which wakes us) every call would answer "lost" at once: no spinning.
         await this.#pause(PAUSED_POLL_MS);
         continue;
       }
@@ -326,6 +368,12 @@ export class QueueLoop {
         for (const raw of fetched.jobs) this.#begin(raw);
         continue;
       }
+      if (this.#fetchingStopped) {
+        // Jobs that ended while we were asking Redis left acks but no waiter to wake:
+        // send those first. Otherwise wait for the next job to end (or stop()).
+        if (this.#pendingAcks.length === 0) await this.#nextWake();
+        continue;
+      }
       if (this.#paused || this.#evicted) {
         await this.#pause(PAUSED_POLL_MS);
         continue;
@@ -333,7 +381,7 @@ export class QueueLoop {
       if (take === 0) continue; // resumed while asking
       const raw = await this.#blockForJob();
       if (raw === null) continue;
-      if (this.#paused || this.#evicted) {
+      if (this.#paused || this.#evicted || this.#fetchingStopped) {
         // Paused while waiting: the job goes back where it was, to run next.
         await requeueOrphans(this.#commands, queue, nodeId, [raw]);
       } else {
@@ -362,7 +410,12 @@ export class QueueLoop {
   }
 
   #begin(raw: Buffer): void {
-    const entry: RunningJob = { raw, startedAt: Date.now(), generation: this.#generation };
+    const entry: RunningJob = {
+      raw,
+      startedAt: Date.now(),
+      generation: this.#generation,
+      id: `${this.queue}:${(this.#nextId++).toString(36)}`,
+    };
     this.#running.add(entry);
     this.#run(entry).finally(() => {
       this.#running.delete(entry);
@@ -373,129 +426,18 @@ export class QueueLoop {
   }
 
   async #run(entry: RunningJob): Promise<void> {
-    const { queue, config, stats, events } = this.#options;
-    const { text, result: parsed } = parseJobBytes(entry.raw, config.maxPayloadBytes);
-    if (!parsed.ok) return await this.#settleMalformed(entry, text, parsed.reason);
-    const job = parsed.job;
-    const startedAt = entry.startedAt;
-    logAt(logger, config.startJobLogLevel, `${job.class} ${job.jid} start`, {
-      queue,
-      jid: job.jid,
+    const end = await this.#runner.run(entry.raw, entry.startedAt, {
+      onDecoded: (text) => entry.text = text,
+      // After stop() the payload is back on the queue; after detach() it is not ours to settle.
+      stillOurs: () => !this.#closed && entry.generation === this.#generation,
     });
-    if (events.active) {
-      events.publish({ type: "JobStarted", job, queue, startedAt: new Date(startedAt) });
-    }
-    const worker = this.#options.workerFor(job.class);
-    const outcome = await execute(job, queue, worker, this.#jobsAbort.signal);
-    // After stop() the payload is back on the queue; after detach() it is not ours to settle.
-    if (this.#closed || entry.generation !== this.#generation) return;
-    const endedAt = Date.now();
-    const durationMs = endedAt - startedAt;
-    if (outcome.kind === "success") {
-      stats.record(queue, false);
+    if (end === "ack") {
       this.#pendingAcks.push(entry.raw);
-      const message = `${job.class} ${job.jid} done: ${durationMs} ms`;
-      logAt(logger, config.doneJobLogLevel, message, { queue, jid: job.jid, durationMs });
-      if (events.active) {
-        const enqueuedAt = job.enqueued_at === undefined ? startedAt : epochMsOf(job.enqueued_at);
-        events.publish({
-          type: "JobFinished",
-          job,
-          queue,
-          startedAt: new Date(startedAt),
-          finishedAt: new Date(endedAt),
-          durationMs,
-          latencyMs: endedAt - enqueuedAt,
-        });
-      }
-      return;
+    } else if (end === "unsettled") {
+      // Still in in-progress but no longer running here: reconcile puts it back.
+      this.#needsReconcile = true;
+      this.#notify();
     }
-    stats.record(queue, true);
-    const message = `${job.class} ${job.jid} fail: ${messageOf(outcome.thrown)}`;
-    logAt(logger, config.failJobLogLevel, message, {
-      queue,
-      jid: job.jid,
-      attempt: attemptOf(job),
-      durationMs,
-    });
-    const decision = await this.#settleFailure(entry, text, job, outcome.thrown, outcome.instance);
-    if (decision && events.active) {
-      events.publish({
-        type: "JobFailed",
-        job,
-        queue,
-        startedAt: new Date(startedAt),
-        failedAt: new Date(endedAt),
-        durationMs,
-        attempt: attemptOf(job),
-        error: asError(outcome.thrown),
-        outcome: decision.action,
-      });
-      if (decision.action === "dead") {
-        const reason = `retries exhausted after ${decision.retryCount + 1} failures`;
-        this.#publishDead(decision.payload, reason);
-      }
-    }
-  }
-
-  /** Writes a failed job to retry or dead; undefined when that could not be written. */
-  async #settleFailure(
-    entry: RunningJob,
-    text: string,
-    job: JobPayload,
-    thrown: unknown,
-    instance: Parameters<typeof decideFailure>[5],
-  ): Promise<FailureDecision | undefined> {
-    const { config } = this.#options;
-    try {
-      const decision = await decideFailure(text, job, thrown, Date.now(), config, instance);
-      await settle(
-        this.#commands,
-        { list: this.#inProgressKey },
-        entry.raw,
-        decision.action === "dead"
-          ? { ...decision, maxDeadJobs: config.maxDeadJobs, deadTimeoutMs: config.deadTimeout }
-          : decision,
-      );
-      return decision;
-    } catch (error) {
-      this.#settleFailed(error);
-      return undefined;
-    }
-  }
-
-  async #settleMalformed(entry: RunningJob, text: string, reason: string): Promise<void> {
-    const { queue, config } = this.#options;
-    logger.error("{queue}: malformed job moved to the dead set: {reason}", { queue, reason });
-    const payload = malformedJobPayload(text, queue, reason, Date.now());
-    try {
-      await settle(this.#commands, { list: this.#inProgressKey }, entry.raw, {
-        action: "dead",
-        payload,
-        maxDeadJobs: config.maxDeadJobs,
-        deadTimeoutMs: config.deadTimeout,
-      });
-      this.#publishDead(payload, reason);
-    } catch (error) {
-      this.#settleFailed(error);
-    }
-  }
-
-  #publishDead(payload: string, reason: string): void {
-    const { events } = this.#options;
-    if (!events.active) return;
-    const parsed = parseJob(payload);
-    if (parsed.ok) events.publish({ type: "JobDead", job: parsed.job, queue: this.queue, reason });
-  }
-
-  /** A failed job could not be written: it stays in in-progress and goes back by reconcile. */
-  #settleFailed(error: unknown): void {
-    logger.warn("{queue}: could not record a failed job ({error}); it will run again", {
-      queue: this.queue,
-      error: messageOf(error),
-    });
-    this.#needsReconcile = true;
-    this.#notify();
   }
 
   /**

@@ -80,8 +80,17 @@ export async function decideFailure(
   if (exhausted && job.dead === false) return { action: "drop", retryCount };
 
   const fields = await errorFields(job, errorInfo(thrown), retryCount, failedAtMs, config);
-  if (!exhausted && typeof job.retry_queue === "string" && job.retry_queue !== "") {
+  // As Sidekiq does, also for a dead job: "retry now" from the morgue goes there too.
+  if (typeof job.retry_queue === "string" && job.retry_queue !== "") {
     fields.queue = encodeJson(job.retry_queue);
+  }
+  // A Verk 1.x payload: write its args as a real array (Sidekiq's scheduler drops
+  // a job whose args is a string) and its limit as `retry` too (Sidekiq reads no
+  // `max_retry_count`). The array text is Verk's own, so nothing is re-encoded.
+  const stringArgs = argsStringOf(text);
+  if (stringArgs !== undefined) fields.args = stringArgs;
+  if (job.retry === undefined && job.max_retry_count !== undefined) {
+    fields.retry = String(job.max_retry_count);
   }
   const payload = setTopLevelFields(text, fields);
   if (exhausted) return { action: "dead", payload, retryCount };
@@ -91,6 +100,14 @@ export async function decideFailure(
     retryCount,
     retryAtMs: retryTime(failedAtMs, failureNumber, worker),
   };
+}
+
+/** The text of a top-level `args` that is a string (Verk 1.x), else undefined. */
+function argsStringOf(text: string): string | undefined {
+  if (!/"args"\s*:\s*"/.test(text)) return undefined; // the common case costs one regex
+  // A plain parse is enough: only the string's value is used, and strings parse exactly.
+  const args = (JSON.parse(text) as { args?: unknown }).args;
+  return typeof args === "string" ? args : undefined;
 }
 
 /**

@@ -22,6 +22,7 @@ import {
   type RedisOptions,
 } from "./redis.ts";
 import { Scheduler, sleep } from "./scheduler.ts";
+import { type ProcessSnapshot, SidekiqHeartbeat } from "./sidekiq_process.ts";
 import { Stats } from "./stats.ts";
 import type { AnyWorker, ArgsOf, TimeInput, WorkerRegistry } from "./worker.ts";
 
@@ -176,6 +177,9 @@ export class Verk<W extends WorkerRegistry = WorkerRegistry> implements AsyncDis
   #scheduler: Scheduler | undefined;
   #schedulerRedis: Redis | undefined;
   #statsTimer: ReturnType<typeof setInterval> | undefined;
+  #sidekiqHeartbeat: SidekiqHeartbeat | undefined;
+  #quieted = false;
+  #stopped = Promise.withResolvers<void>();
   #state: "idle" | "starting" | "running" | "stopping" | "stopped" = "idle";
   #stopping = new AbortController();
   #started: Promise<void> | undefined;
@@ -256,6 +260,14 @@ export class Verk<W extends WorkerRegistry = WorkerRegistry> implements AsyncDis
       this.#scheduler = new Scheduler(this.#schedulerRedis, this.config);
       this.#scheduler.start();
       node.start();
+      this.#sidekiqHeartbeat = new SidekiqHeartbeat({
+        redis: this.#producer,
+        nodeId: this.nodeId,
+        heartbeatMs: this.config.heartbeat,
+        snapshot: () => this.#processSnapshot(),
+        onSignal: (signal) => signal === "TSTP" ? this.quiet() : void this.stop(),
+      });
+      this.#sidekiqHeartbeat.start();
       this.#statsTimer = setInterval(() => this.#flushStats(), STATS_FLUSH_MS);
       logger.info("node {id} running queues {queues}", {
         id: this.nodeId,
@@ -268,10 +280,12 @@ export class Verk<W extends WorkerRegistry = WorkerRegistry> implements AsyncDis
   /**
    * Graceful stop: stop fetching, let running jobs finish for up to
    * `shutdownTimeout`, abort the rest and put them back on their queues, flush
-   * the counters, free the node id and close every connection.
+   * the counters, remove the Sidekiq process record, free the node id and close
+   * every connection. Calls made while stopping resolve when the stop is done.
    */
   async stop(): Promise<void> {
-    if (this.#state === "stopped" || this.#state === "stopping") return;
+    // A second caller (a dispose during a stop from Sidekiq's UI) waits for the first.
+    if (this.#state === "stopped" || this.#state === "stopping") return await this.#stopped.promise;
     this.#state = "stopping";
     this.#stopping.abort();
     await this.#started?.catch(() => {});
@@ -282,6 +296,7 @@ export class Verk<W extends WorkerRegistry = WorkerRegistry> implements AsyncDis
     );
     this.#loops.clear();
     await this.#flushStats();
+    await this.#sidekiqHeartbeat?.stop();
     try {
       await this.#node?.release();
     } catch (error) {
@@ -295,7 +310,21 @@ export class Verk<W extends WorkerRegistry = WorkerRegistry> implements AsyncDis
     this.#client.close();
     disconnect(this.#producer);
     this.#state = "stopped";
+    this.#stopped.resolve();
     logger.info("node {id} stopped", { id: this.nodeId });
+  }
+
+  /**
+   * Takes no new job on any queue, this node only (Sidekiq's "quiet"; the Quiet
+   * button of Sidekiq's Busy page does the same): running jobs finish, then the
+   * node idles until `stop()`. Scheduled and retry jobs still move to their
+   * queues for other nodes. Not undone; queues added later are quiet too.
+   */
+  quiet(): void {
+    if (this.#quieted) return;
+    this.#quieted = true;
+    logger.info("node {id} is quiet: taking no new jobs", { id: this.nodeId });
+    for (const loop of this.#loops.values()) loop.quiet();
   }
 
   /** Same as `stop()`, for `await using`. */
@@ -305,18 +334,27 @@ export class Verk<W extends WorkerRegistry = WorkerRegistry> implements AsyncDis
 
   /**
    * Stops gracefully on SIGINT or SIGTERM (as `deno task worker` does). Resolves
-   * once stopped.
+   * once stopped, also when the stop came from elsewhere (`stop()`, or the Stop
+   * button of Sidekiq's Busy page).
    */
   stopOnSignals(signals: readonly Deno.Signal[] = ["SIGINT", "SIGTERM"]): Promise<void> {
     return new Promise((resolve) => {
-      const handler = () => {
+      const unlisten = () => {
         for (const signal of signals) Deno.removeSignalListener(signal, handler);
+      };
+      const done = () => {
+        unlisten();
+        resolve();
+      };
+      const handler = () => {
+        unlisten();
         logger.info("signal received: stopping (up to {ms} ms)", {
           ms: this.config.shutdownTimeout,
         });
-        this.stop().then(resolve, resolve);
+        this.stop().then(done, done);
       };
       for (const signal of signals) Deno.addSignalListener(signal, handler);
+      this.#stopped.promise.then(done);
     });
   }
 
@@ -445,7 +483,18 @@ export class Verk<W extends WorkerRegistry = WorkerRegistry> implements AsyncDis
       connect: (name) => this.#connect(name, "worker"),
     });
     this.#loops.set(queue, loop);
+    if (this.#quieted) loop.quiet();
     loop.start();
+  }
+
+  #processSnapshot(): ProcessSnapshot {
+    const queues = new Map<string, number>();
+    const running: ProcessSnapshot["running"] = [];
+    for (const [queue, loop] of this.#loops) {
+      queues.set(queue, loop.concurrency);
+      for (const job of loop.runningJobs()) running.push({ queue, job });
+    }
+    return { queues, running, quiet: this.#quieted || this.#stopping.signal.aborted };
   }
 
   #connect(name: string, role: ConnectionRole): Redis {

@@ -7,6 +7,7 @@
  * @module
  */
 import { AdminError } from "../errors.ts";
+import { epochMsOf } from "../job.ts";
 import * as keys from "../keys.ts";
 import type { Redis } from "../redis.ts";
 import { recoverNode } from "../scripts.ts";
@@ -89,6 +90,29 @@ export interface SidekiqProcess {
   quiet: boolean;
   /** The whole `info` object as stored. */
   info: Record<string, unknown>;
+}
+
+/**
+ * A job a Sidekiq process (or a Verk node writing Sidekiq's records) is running
+ * now, from its `<identity>:work` hash (`:workers` before Sidekiq 6.5).
+ *
+ * @example
+ * ```ts
+ * import type { ProcessWork } from "@verk/verk";
+ * const line = (w: ProcessWork) => `${w.job.jid} on ${w.queue} since ${w.runAt?.toISOString()}`;
+ * ```
+ */
+export interface ProcessWork {
+  /** The process identity. */
+  identity: string;
+  /** The hash field: Sidekiq's thread id (a job id for Verk nodes). */
+  thread: string;
+  /** The queue the job came from. */
+  queue?: string;
+  /** When it started. */
+  runAt?: Date;
+  /** The job (Sidekiq 7 stores the payload text; older versions an object, re-encoded here). */
+  job: JobEntry;
 }
 
 /**
@@ -180,6 +204,25 @@ export class AdminNodes {
     );
   }
 
+  /**
+   * The jobs a Sidekiq process is running now, by thread: its `<identity>:work`
+   * hash, or `<identity>:workers` as Sidekiq before 6.5 wrote it. Entries that
+   * are not readable are skipped (the hash is rewritten every beat).
+   */
+  async work(identity: string): Promise<ProcessWork[]> {
+    checkNodeId(identity);
+    const redis = await connected(this.#redis);
+    const [workers, work] = keys.processWorkKeys(identity);
+    const [old, current] = values(
+      await redis.pipeline().hgetall(workers).hgetall(work).exec(),
+    ) as Record<string, string>[];
+    const hash = Object.keys(current ?? {}).length > 0 ? current! : old ?? {};
+    return Object.keys(hash).sort().flatMap((thread) => {
+      const work = workOf(identity, thread, hash[thread]!);
+      return work ? [work] : [];
+    });
+  }
+
   /** Sidekiq processes in the `processes` set, sorted by identity. */
   async processes(): Promise<SidekiqProcess[]> {
     const redis = await connected(this.#redis);
@@ -231,5 +274,26 @@ function processOf(identity: string, [info, busy, beat, quiet]: (string | null)[
     beat: time(beat === null ? undefined : Number(beat)),
     quiet: quiet === "true",
     info: fields,
+  };
+}
+
+function workOf(identity: string, thread: string, value: string): ProcessWork | undefined {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value);
+  } catch {
+    return undefined;
+  }
+  if (typeof parsed !== "object" || parsed === null) return undefined;
+  const { queue, payload, run_at: runAt } = parsed as Record<string, unknown>;
+  if (payload === undefined || payload === null) return undefined;
+  return {
+    identity,
+    thread,
+    queue: typeof queue === "string" ? queue : undefined,
+    runAt: typeof runAt === "number" && Number.isFinite(runAt)
+      ? new Date(epochMsOf(runAt))
+      : undefined,
+    job: entryOf(typeof payload === "string" ? payload : JSON.stringify(payload)),
   };
 }

@@ -132,6 +132,13 @@ export class AdminStats {
     };
   }
 
+  /** The lifetime totals alone (`stat:processed`, `stat:failed`): one MGET, cheap to poll. */
+  async totals(): Promise<QueueCounters> {
+    const redis = await connected(this.#redis);
+    const [processed, failed] = await redis.mget(keys.processedKey(), keys.failedKey());
+    return { processed: count(processed), failed: count(failed) };
+  }
+
   /**
    * Lifetime counters per queue: every queue that exists or has counters
    * (a queue cleared long ago keeps its counters), sorted by name.

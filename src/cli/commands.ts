@@ -4,15 +4,11 @@
  * resume through a producer `Verk`, which owns those writes.
  * @module
  */
-import { RedisUnavailableError } from "../errors.ts";
 import { epochMsOf, parseJob } from "../job.ts";
 import type { Verk } from "../verk.ts";
 import { noMoreArgs, parseTime, queueArg, UsageError } from "./args.ts";
 import type { Context, ExitCode } from "./context.ts";
 import { argsOf, duration, fields, plural, relativeTime, table } from "./format.ts";
-
-/** How long pause/resume wait for Redis before giving up. */
-const CONNECT_TIMEOUT_MS = 5_000;
 
 /** `verk stats [--days N]` */
 export async function stats(ctx: Context): Promise<ExitCode> {
@@ -118,13 +114,10 @@ export async function enqueue(ctx: Context): Promise<ExitCode> {
 
 /** `verk pause <queue>` and `verk resume <queue>` */
 export async function pause(ctx: Context, paused: boolean): Promise<ExitCode> {
-  const [command, rawName, ...extra] = ctx.args.positionals;
+  const [, rawName, ...extra] = ctx.args.positionals;
   const name = queueArg(rawName);
   noMoreArgs(extra);
-  await withProducer(ctx, async (verk) => {
-    await connected(verk, command!);
-    await (paused ? verk.pauseQueue(name) : verk.resumeQueue(name));
-  });
+  await withProducer(ctx, (verk) => paused ? verk.pauseQueue(name) : verk.resumeQueue(name));
   ctx.print(
     { queue: name, paused },
     () => paused ? `paused ${name} on every node` : `resumed ${name} on every node`,
@@ -205,25 +198,5 @@ async function withProducer<T>(ctx: Context, fn: (verk: Verk) => Promise<T>): Pr
     return await fn(verk);
   } finally {
     await verk.stop();
-  }
-}
-
-/**
- * Connects a producer. `pauseQueue`/`resumeQueue` write without waiting for the
- * connection (only enqueue does), so a never-started Verk fails; `start()` of a
- * disabled Verk only connects, but waits for Redis forever, hence the bound.
- */
-async function connected(verk: Verk, operation: string): Promise<void> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new RedisUnavailableError(operation, CONNECT_TIMEOUT_MS)),
-      CONNECT_TIMEOUT_MS,
-    );
-  });
-  try {
-    await Promise.race([verk.start(), timeout]);
-  } finally {
-    clearTimeout(timer);
   }
 }

@@ -397,7 +397,8 @@ async function terminate(child: Child, signal: "SIGTERM" | "SIGKILL"): Promise<v
   }
 }
 
-function freePort(): number {
+/** A TCP port that was free a moment ago (for a server a test starts). */
+export function freePort(): number {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   try {
     return listener.addr.port;

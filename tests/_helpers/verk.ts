@@ -20,14 +20,10 @@ export function testVerk<W extends WorkerRegistry>(url: string, init: VerkInit<W
   return new Verk<W>({ ...FAST, redisUrl: url, ...init });
 }
 
-/**
- * A plain connection for assertions; close it with `await using`. It reconnects
- * by itself after an outage test restarts Redis (failed commands still reject;
- * connection errors are not printed).
- */
+/** A plain connection for assertions; close it with `await using`. */
 export function inspector(url: string): Redis & AsyncDisposable {
   const redis = new Redis(url, { protocol: 2, lazyConnect: false }) as Redis & AsyncDisposable;
-  redis.on("error", () => {});
+  redis.on("error", () => {}); // outage tests stop Redis under it; commands still reject
   redis[Symbol.asyncDispose] = async () => {
     await redis.quit().catch(() => redis.disconnect());
   };

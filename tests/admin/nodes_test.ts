@@ -115,3 +115,28 @@ Deno.test("nodes: Sidekiq processes are read from the processes set and their ha
   assert.equal(gone!.busy, 0);
   assert.deepEqual(gone!.queues, []);
 });
+
+Deno.test("nodes: work() reads a process's running jobs from :work (Sidekiq 7) or :workers (older)", async () => {
+  await using redis = await startRedis();
+  await using db = inspector(redis.url);
+  const payload = '{"class":"Big","args":[12345678901234567890],"jid":"j7","queue":"default"}';
+  await db.hset("web-1:1:aaaaaaaaaaaa:work", {
+    tid2: `{"queue":"default","payload":${JSON.stringify(payload)},"run_at":1796300000}`,
+    tid1: '{"queue":"mail","payload":{"class":"Old","args":[],"jid":"j6"},"run_at":1796300001}',
+    tid3: "not json",
+  });
+  await db.hset("web-2:2:bbbbbbbbbbbb:workers", {
+    t: '{"queue":"x","payload":{"class":"Legacy","args":[1],"jid":"j5"},"run_at":1796300002}',
+  });
+  await using admin = new Admin({ redisUrl: redis.url });
+  const work = await admin.nodes.work("web-1:1:aaaaaaaaaaaa");
+  assert.deepEqual(work.map((w) => [w.thread, w.queue, w.job.jid, w.runAt?.getTime()]), [
+    ["tid1", "mail", "j6", 1796300001000],
+    ["tid2", "default", "j7", 1796300000000],
+  ]);
+  assert.equal(work[1]!.job.payload, payload, "Sidekiq 7's payload text is kept exactly");
+  const legacy = await admin.nodes.work("web-2:2:bbbbbbbbbbbb");
+  assert.deepEqual(legacy.map((w) => [w.job.job?.class, w.queue]), [["Legacy", "x"]]);
+  assert.deepEqual(await admin.nodes.work("nobody:1:cccccccccccc"), []);
+  await assert.rejects(admin.nodes.work("has space"), AdminError);
+});

@@ -34,6 +34,7 @@ Deno.test("stats: totals, sizes, per-queue counters and today's history after re
   await db.zadd("dead", 1, '{"class":"A","args":[]}');
   await using admin = new Admin({ redisUrl: redis.url });
 
+  assert.deepEqual(await admin.stats.totals(), { processed: 3, failed: 1 });
   const summary = await admin.stats.summary();
   assert.deepEqual(summary, {
     processed: 3,
