@@ -22,7 +22,7 @@ import type { Redis } from "./redis.ts";
 import { errorFields } from "./retry.ts";
 import { claimNode, recoverJobs, recoverNode, releaseNode, settle } from "./scripts.ts";
 import { BLOCK_SECONDS } from "./queue_loop.ts";
-import { sleep } from "./scheduler.ts";
+import { sleep } from "./timers.ts";
 
 const logger = loggerFor("node");
 /** A job recovered from dead nodes more often than this goes to the dead set. */

@@ -20,6 +20,7 @@ import type { Buffer } from "node:buffer";
 import { backoffDelay } from "./backoff.ts";
 import type { Config } from "./config.ts";
 import { JobRunner } from "./job_runner.ts";
+import { untilDeadline } from "./timers.ts";
 import * as keys from "./keys.ts";
 import { logAt, loggerFor, messageOf } from "./log.ts";
 import { disconnect, type Redis } from "./redis.ts";
@@ -275,6 +276,17 @@ export class QueueLoop {
       this.#jobsAbort.abort(new Error("the worker is shutting down"));
     }
     this.#closed = true;
+    // Bounded too: while Redis is down these commands would wait for it forever.
+    // Closing the connection rejects them; the jobs then wait in progress for recovery.
+    await untilDeadline(
+      this.#putBackUnfinished(),
+      Date.now() + this.#options.config.enqueueTimeout,
+    );
+    disconnect(this.#commands);
+  }
+
+  /** Sends the last acks, then puts every job left in this node's in-progress list back. */
+  async #putBackUnfinished(): Promise<void> {
     try {
       await this.#flushAcksNow();
       const moved = await recoverNode(this.#commands, {
@@ -301,8 +313,6 @@ export class QueueLoop {
           key: this.#inProgressKey,
         },
       );
-    } finally {
-      disconnect(this.#commands);
     }
   }
 
@@ -448,10 +458,16 @@ export class QueueLoop {
   async #reconcile(): Promise<void> {
     await this.#flushAcksNow();
     const listed = await this.#commands.lrangeBuffer(this.#inProgressKey, 0, -1);
+    // Ours: jobs running here, and jobs that ended while LRANGE was in flight (their
+    // acks are pending): neither may be put back.
+    const ours = [
+      ...[...this.#running].filter((entry) => entry.generation === this.#generation)
+        .map((entry) => entry.raw),
+      ...this.#pendingAcks,
+    ];
     const runningCounts = new Map<string, number>();
-    for (const entry of this.#running) {
-      if (entry.generation !== this.#generation) continue; // detached: not ours to keep
-      const key = entry.raw.toString("latin1");
+    for (const raw of ours) {
+      const key = raw.toString("latin1");
       runningCounts.set(key, (runningCounts.get(key) ?? 0) + 1);
     }
     const orphans = listed.filter((raw) => {
@@ -532,14 +548,4 @@ export class QueueLoop {
   async #allJobsDone(): Promise<void> {
     while (this.#running.size > 0) await this.#nextWake();
   }
-}
-
-/** Waits for `promise` or until `deadline` (epoch ms), whichever comes first. */
-async function untilDeadline(promise: Promise<unknown>, deadline: number): Promise<void> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  await Promise.race([
-    promise.catch(() => {}),
-    new Promise<void>((resolve) => timer = setTimeout(resolve, Math.max(0, deadline - Date.now()))),
-  ]);
-  clearTimeout(timer);
 }

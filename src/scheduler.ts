@@ -17,6 +17,7 @@ import * as keys from "./keys.ts";
 import { loggerFor, messageOf } from "./log.ts";
 import type { Redis } from "./redis.ts";
 import { dueJobs, type DueMove, enqueueDue, settle } from "./scripts.ts";
+import { sleep, untilDeadline } from "./timers.ts";
 
 /** Jobs moved per script call. */
 const BATCH = 100;
@@ -41,9 +42,14 @@ export class Scheduler {
   }
 
   /** Stops the loop and waits for the current pass to end. */
-  async stop(): Promise<void> {
+  /**
+   * Stops the loop and waits for the current pass to end, for up to
+   * `timeoutMs` (a pass stuck on an unreachable Redis ends when its connection
+   * is closed).
+   */
+  async stop(timeoutMs: number): Promise<void> {
     this.#stopped.abort();
-    await this.#loop;
+    await untilDeadline(this.#loop ?? Promise.resolve(), Date.now() + timeoutMs);
   }
 
   /**
@@ -112,18 +118,4 @@ export class Scheduler {
       deadTimeoutMs: this.#config.deadTimeout,
     });
   }
-}
-
-/** Waits `ms` or until `signal` aborts. */
-export function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener("abort", done);
-  });
 }

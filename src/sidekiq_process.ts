@@ -26,7 +26,7 @@ import { logAt, loggerFor, messageOf } from "./log.ts";
 import { hostname, randomHex } from "./node.ts";
 import type { RunningJobInfo } from "./queue_loop.ts";
 import type { Redis } from "./redis.ts";
-import { sleep } from "./scheduler.ts";
+import { sleep } from "./timers.ts";
 
 /** Sidekiq's launcher beats every 5 s. */
 const BEAT_MS = 5_000;

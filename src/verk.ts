@@ -21,7 +21,8 @@ import {
   type Redis,
   type RedisOptions,
 } from "./redis.ts";
-import { Scheduler, sleep } from "./scheduler.ts";
+import { Scheduler } from "./scheduler.ts";
+import { sleep } from "./timers.ts";
 import { type ProcessSnapshot, SidekiqHeartbeat } from "./sidekiq_process.ts";
 import { Stats } from "./stats.ts";
 import type { AnyWorker, ArgsOf, TimeInput, WorkerRegistry } from "./worker.ts";
@@ -290,7 +291,7 @@ export class Verk<W extends WorkerRegistry = WorkerRegistry> implements AsyncDis
     this.#stopping.abort();
     await this.#started?.catch(() => {});
     clearInterval(this.#statsTimer);
-    await Promise.all([this.#scheduler?.stop(), this.#node?.stop()]);
+    await Promise.all([this.#scheduler?.stop(this.config.enqueueTimeout), this.#node?.stop()]);
     await Promise.all(
       [...this.#loops.values()].map((loop) => loop.stop(this.config.shutdownTimeout)),
     );

@@ -332,18 +332,8 @@ Deno.test("a job that a dead node's last blocking fetch takes after its key expi
 
 Deno.test({
   name: "stop() while Redis is down returns in bounded time, leaving unfinished jobs for recovery",
-  // KNOWN BUG, left for the lead (found while writing the chaos test): stop() waits until
-  // Redis is back, forever if it never is. Worker-role connections queue commands while
-  // disconnected (enableOfflineQueue, maxRetriesPerRequest: null), and two steps of stop()
-  // wait on such commands without a deadline: Scheduler.stop() awaits its loop, which
-  // awaits due_jobs on the scheduler connection; QueueLoop.stop() awaits its final ack
-  // flush and recover_node on the loop's command connection after the shutdown deadline.
-  // Nothing is lost (the jobs stay in in-progress and are recovered), but a SIGTERM
-  // during an outage ends only by the orchestrator's SIGKILL. A fix: bound those steps
-  // (e.g. by enqueueTimeout after the shutdown deadline) and disconnect the connection,
-  // which rejects the queued commands; QueueLoop.stop already logs that jobs stay in
-  // progress for recovery when its put-back fails.
-  ignore: true,
+  // Worker-role connections queue commands while Redis is down; stop() bounds the steps
+  // that wait on them (scheduler pass, final acks and put-back) and then closes them.
   async fn() {
     await using redis = await startRedis({ appendOnly: true });
     if (redis.external) return; // needs a server of its own to stop
