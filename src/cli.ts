@@ -12,7 +12,7 @@
  * This is the one library module that configures LogTape (warnings to stderr).
  * @module
  */
-import { configure, getConsoleSink } from "@logtape/logtape";
+import { logToConsole } from "./log.ts";
 import { ConfigError, JobValidationError } from "./errors.ts";
 import { parseArgs, UsageError } from "./cli/args.ts";
 import { enqueue, nodes, pause, queue, queues, stats } from "./cli/commands.ts";
@@ -121,13 +121,7 @@ function run(ctx: Context, command: string): Promise<number> {
 }
 
 if (import.meta.main) {
-  await configure({
-    sinks: { console: getConsoleSink() },
-    loggers: [
-      { category: ["verk"], lowestLevel: "warning", sinks: ["console"] },
-      { category: ["logtape", "meta"], lowestLevel: "warning", sinks: ["console"] },
-    ],
-  });
+  await logToConsole("warning");
   Deno.exit(
     await main(Deno.args, {
       redisUrl: Deno.env.get("VERK_REDIS_URL") || undefined,

@@ -4,7 +4,7 @@
  * LogTape (warnings to the console), as `verk` and the example worker do.
  * @module
  */
-import { configure, getConsoleSink } from "@logtape/logtape";
+import { logToConsole } from "../log.ts";
 import { ConfigError } from "../errors.ts";
 import type { ServeWebOptions } from "./mod.ts";
 
@@ -52,13 +52,7 @@ export function optionsFromEnv(env: (name: string) => string | undefined): Serve
 
 /** Serves until SIGINT or SIGTERM; a bad variable exits with code 2 and a message. */
 export async function main(serve: Serve): Promise<void> {
-  await configure({
-    sinks: { console: getConsoleSink() },
-    loggers: [
-      { category: ["verk"], lowestLevel: "warning", sinks: ["console"] },
-      { category: ["logtape", "meta"], lowestLevel: "warning", sinks: ["console"] },
-    ],
-  });
+  await logToConsole("warning");
   const stop = new AbortController();
   const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
   const onSignal = () => stop.abort();
