@@ -627,3 +627,22 @@ Deno.test("the scheduler moves 150 members that are not UTF-8 to dead and still 
   await verk.stop();
   assert.ok(Date.now() - stopping < 2_000);
 });
+
+Deno.test("after Redis loses its script cache (SCRIPT FLUSH), scripts are loaded again and jobs keep running", async () => {
+  await using redis = await startRedis();
+  await using db = inspector(redis.url);
+  const ran: number[] = [];
+  await using verk = testVerk(redis.url, {
+    queues: { default: 2 },
+    workers: { Note: { perform: (n: number) => void ran.push(n) } },
+  });
+  await verk.start();
+  await verk.enqueue({ queue: "default", class: "Note", args: [1] });
+  await eventually(() => ran.length === 1);
+  await db.script("FLUSH");
+  await verk.enqueueMany([2, 3].map((n) => ({ queue: "default", class: "Note", args: [n] })));
+  await verk.schedule({ queue: "default", class: "Note", args: [4] }, Date.now() + 200);
+  await eventually(() => ran.length === 4);
+  assert.deepEqual(ran.toSorted(), [1, 2, 3, 4]);
+  await eventually(async () => (await db.llen("inprogress:default:1")) === 0);
+});
