@@ -31,6 +31,8 @@ interface SystemResult {
   drain: DrainResult[];
   latencyMs: { p50: number; p99: number; max: number };
   idleRssMiB?: number;
+  /** Drain at concurrency 100 with one subscriber reading every event (Verk only). */
+  subscribedDrainJobsPerSecond?: number;
 }
 
 async function lastJsonLine<T>(child: ChildWorker): Promise<T> {
@@ -184,6 +186,12 @@ function table(verk: SystemResult, bull: SystemResult): string {
       "",
     ]);
   }
+  rows.push([
+    "drain c=100 + event subscriber, jobs/s",
+    k(verk.subscribedDrainJobsPerSecond ?? 0),
+    "",
+    "",
+  ]);
   rows.push(["pickup latency p50, ms", String(verk.latencyMs.p50), String(bull.latencyMs.p50), ""]);
   rows.push(["pickup latency p99, ms", String(verk.latencyMs.p99), String(bull.latencyMs.p99), ""]);
   rows.push(["idle RSS, 10 queues × 100, MiB", verk.idleRssMiB?.toFixed(0) ?? "", "", ""]);
@@ -208,6 +216,18 @@ if (import.meta.main) {
     ]),
   );
   verk.idleRssMiB = idle.rssBytes / 2 ** 20;
+  console.error("verk: drain at concurrency 100 with an event subscriber");
+  await redis.command("FLUSHDB");
+  await verkRunner(redis.url).enqueue(JOBS);
+  const subscribed = await lastJsonLine<{ jobsPerSecond: number }>(
+    spawnChild(new URL("./verk_worker.ts", import.meta.url), { VERK_REDIS_URL: redis.url }, [
+      "drain",
+      "100",
+      String(JOBS),
+      "subscribed",
+    ]),
+  );
+  verk.subscribedDrainJobsPerSecond = subscribed.jobsPerSecond;
   const bullmq = await measure("bullmq", bullmqRunner(redis.url), redis);
   const machine = {
     cpus: navigator.hardwareConcurrency,

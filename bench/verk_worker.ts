@@ -2,7 +2,8 @@
  * The Verk side of `deno task bench`, run as its own process (one worker
  * process, as a user would run it). Prints one JSON line with its result.
  *
- *   drain <concurrency> <jobs>   run until <jobs> no-op jobs are done
+ *   drain <concurrency> <jobs> [subscribed]   run until <jobs> no-op jobs are done
+ *                                (with one subscriber reading every event)
  *   latency <jobs>               record enqueued_at → perform start for <jobs> jobs
  *   idle                         10 queues × 100 concurrency, report RSS after 2 s idle
  */
@@ -36,11 +37,20 @@ if (mode === "drain") {
       },
     },
   });
+  // "subscribed": one subscriber reads every event, to measure what the event stream costs.
+  let events = 0;
+  const reading = rest[2] === "subscribed"
+    ? (async () => {
+      for await (const _event of verk.events()) events++;
+    })()
+    : undefined;
   const started = performance.now();
   await verk.start();
   await all.promise;
   const seconds = (performance.now() - started) / 1000;
-  await verk.stop(); // flushes the last acks
+  await verk.stop(); // flushes the last acks, ends the event stream
+  await reading;
+  if (reading && events < count) throw new Error(`the subscriber read only ${events} events`);
   console.log(JSON.stringify({ seconds, jobsPerSecond: count / seconds, commands: commands() }));
 } else if (mode === "latency") {
   const count = Number(rest[0]);
