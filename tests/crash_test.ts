@@ -363,3 +363,37 @@ Deno.test({
     assert.equal(await db.llen("inprogress:default:1") + await db.llen("queue:default"), 1);
   },
 });
+
+Deno.test("a node id held on another host is waited out until its key expires, and refused while it is renewed", async () => {
+  await using redis = await startRedis();
+  await using db = inspector(redis.url);
+  const options = {
+    ...FAST,
+    redisUrl: redis.url,
+    heartbeat: 300,
+    nodeId: "shared",
+    queues: { default: 1 },
+  };
+  // A holder on another host whose key lapses (it died there): taken once the key expires.
+  await db.set("verk:node:shared", "elsewhere:4242:abc", "PX", 700);
+  const began = Date.now();
+  {
+    await using verk = new Verk(options);
+    await verk.start();
+    assert.ok(Date.now() - began >= 600, `took the id after ${Date.now() - began} ms`);
+    assert.match((await db.get("verk:node:shared"))!, /:\d+:[0-9a-f]+$/);
+    assert.notEqual(await db.get("verk:node:shared"), "elsewhere:4242:abc");
+  }
+  // A live holder on another host (it keeps renewing): refused after waiting 2 × heartbeat.
+  await db.set("verk:node:shared", "elsewhere:4242:abc", "PX", 700);
+  const renew = setInterval(() => db.set("verk:node:shared", "elsewhere:4242:abc", "PX", 700), 100);
+  try {
+    await using verk = new Verk(options);
+    await assert.rejects(
+      verk.start(),
+      /node id "shared" is held by a live process \(elsewhere:4242:abc\)/,
+    );
+  } finally {
+    clearInterval(renew);
+  }
+});
