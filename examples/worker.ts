@@ -4,7 +4,7 @@
  * overrides the options below. Stops gracefully on SIGINT and SIGTERM.
  */
 import { configure, getConsoleSink } from "@logtape/logtape";
-import { configFromEnv, Verk, Worker } from "../mod.ts";
+import { ConfigError, configFromEnv, Verk, Worker } from "../mod.ts";
 
 /** The seed's worker: adds its two args. */
 export const ExampleWorker = {
@@ -43,6 +43,12 @@ const stopped = verk.stopOnSignals();
 
 // Optional probe endpoint for containers: GET / answers 200 when healthy, 503 otherwise.
 const healthPort = Deno.env.get("VERK_HEALTH_PORT");
+if (healthPort && !/^\d{1,5}$/.test(healthPort)) {
+  throw new ConfigError(
+    "VERK_HEALTH_PORT",
+    `must be a port number: got ${JSON.stringify(healthPort)}`,
+  );
+}
 const probe = healthPort
   ? Deno.serve({
     port: Number(healthPort),
@@ -56,3 +62,6 @@ const probe = healthPort
 await verk.start();
 await stopped;
 await probe?.shutdown();
+// Jobs that ignored their abort signal may still be running: their payloads are back on the
+// queue already, so end the process rather than let them go on beside their next run.
+Deno.exit(0);

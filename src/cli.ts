@@ -13,7 +13,7 @@
  * @module
  */
 import { logToConsole } from "./log.ts";
-import { ConfigError, JobValidationError } from "./errors.ts";
+import { AdminError, ConfigError, JobValidationError } from "./errors.ts";
 import { parseArgs, UsageError } from "./cli/args.ts";
 import { enqueue, nodes, pause, queue, queues, stats } from "./cli/commands.ts";
 import { Context } from "./cli/context.ts";
@@ -83,13 +83,22 @@ export async function main(
       console.error(`verk: ${error.message}\nRun "verk help" for usage.`);
       return 2;
     }
-    if (error instanceof ConfigError || error instanceof JobValidationError) {
-      console.error(`verk: ${error.message}`);
+    // Arguments the API refused (a bad page, jid, day count …) are bad usage too.
+    if (
+      error instanceof ConfigError || error instanceof JobValidationError || isArgumentError(error)
+    ) {
+      console.error(`verk: ${(error as Error).message}`);
       return 2;
     }
     console.error(`verk: ${describe(error)}`);
     return 1;
   }
+}
+
+/** An AdminError about an argument (not about the state of Redis, like a live node). */
+function isArgumentError(error: unknown): boolean {
+  return error instanceof AdminError &&
+    ["page", "pageSize", "jid", "days", "queue", "nodeId", "until"].includes(error.field);
 }
 
 /** An error's message, with its cause's (the connection error behind RedisUnavailableError). */

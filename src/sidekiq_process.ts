@@ -23,7 +23,7 @@ import { jitter } from "./backoff.ts";
 import { jsonEpoch } from "./job.ts";
 import * as keys from "./keys.ts";
 import { logAt, loggerFor, messageOf } from "./log.ts";
-import { hostname, randomHex } from "./node.ts";
+import { hostname, randomHex } from "./holder.ts";
 import type { RunningJobInfo } from "./queue_loop.ts";
 import type { Redis } from "./redis.ts";
 import { sleep } from "./timers.ts";

@@ -10,7 +10,8 @@ import { type Config, queueNameError, resolveConfig, type VerkOptions } from "./
 import { VerkError } from "./errors.ts";
 import { Client, type JobInput, ready } from "./client.ts";
 import { loggerFor, messageOf } from "./log.ts";
-import { Node, randomHex } from "./node.ts";
+import { randomHex } from "./holder.ts";
+import { Node } from "./node.ts";
 import { EventBus, type EventFilter, type SubscribeOptions, type VerkEvent } from "./events.ts";
 import { QueueLoop, type QueueStatus } from "./queue_loop.ts";
 import * as keys from "./keys.ts";

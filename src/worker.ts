@@ -134,5 +134,6 @@ export function toEpochMs(time: unknown): number | undefined {
   else if (typeof Temporal !== "undefined" && time instanceof Temporal.Instant) {
     ms = time.epochMilliseconds;
   } else return undefined;
-  return Number.isFinite(ms) ? ms : undefined;
+  // Beyond ±8.64e15 ms a Date cannot show it: refuse rather than store an unreadable time.
+  return Number.isFinite(ms) && Math.abs(ms) <= 8.64e15 ? ms : undefined;
 }

@@ -217,3 +217,14 @@ Deno.test("pauseQueue works from a producer that never started", async () => {
   assert.deepEqual(await db.smembers("verk:paused"), []);
   await assert.rejects(verk.pauseQueue("a b"), /pauseQueue: invalid queue name "a b"/);
 });
+
+Deno.test("schedule refuses a time a Date cannot hold, and writes nothing", async () => {
+  await using redis = await startRedis();
+  await using db = inspector(redis.url);
+  await using verk = new Verk({ redisUrl: redis.url });
+  await assert.rejects(
+    verk.schedule({ queue: "q", class: "W", args: [] }, 9e15),
+    (error: unknown) => error instanceof JobValidationError && error.field === "at",
+  );
+  assert.equal(await db.exists("schedule"), 0);
+});

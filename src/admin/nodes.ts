@@ -10,7 +10,8 @@ import { AdminError } from "../errors.ts";
 import { epochMsOf } from "../job.ts";
 import * as keys from "../keys.ts";
 import type { Redis } from "../redis.ts";
-import { recoverNode } from "../scripts.ts";
+import { holderIsGone } from "../holder.ts";
+import { recoverNode, releaseNode } from "../scripts.ts";
 import { checkQueue, connected, entryOf, type JobEntry, values } from "./entry.ts";
 
 /**
@@ -194,11 +195,21 @@ export class AdminNodes {
     checkNodeId(nodeId);
     if (queue !== undefined) checkQueue(queue);
     const redis = await connected(this.#redis);
-    const moved = await recoverNode(redis, { nodeId, queue, forget: queue === undefined });
-    if (moved >= 0) return moved;
+    // A holder on this machine whose pid is gone is dead even before its key expires.
     const holder = await redis.get(keys.nodeKey(nodeId));
+    const gone = holder !== null && holderIsGone(holder);
+    const moved = await recoverNode(redis, {
+      nodeId,
+      queue,
+      holder: gone ? holder : undefined,
+      forget: queue === undefined,
+    });
+    if (moved >= 0) {
+      if (gone) await releaseNode(redis, nodeId, holder);
+      return moved;
+    }
     throw new AdminError(
-      "nodeId",
+      "node",
       `${JSON.stringify(nodeId)} is alive (held by ${holder ?? "a process"}): ` +
         `only a dead node's jobs can be moved back`,
     );

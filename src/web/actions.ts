@@ -18,6 +18,8 @@ export type Outcome = { location: string } | { status: 400 | 404; message: strin
 /** Selected jobs per request at most (a page holds 25). */
 const MAX_SELECTED = 1_000;
 
+import { checkQueue } from "../admin/entry.ts";
+
 /** Pauses or resumes a queue on every node. */
 export type PauseQueue = (queue: string, paused: boolean) => Promise<void>;
 
@@ -136,6 +138,7 @@ export async function queueAction(
 ): Promise<Outcome> {
   const path = `${base}/queues/${encodeURIComponent(queue)}`;
   if (action === "pause" || action === "resume") {
+    checkQueue(queue); // a bad name is the request's fault (400), not the server's
     await pause(queue, action === "pause");
     return done(path, action === "pause" ? "paused" : "resumed", 0);
   }

@@ -7,7 +7,8 @@
  * - CSRF: every state change is a POST carrying `_csrf`, which must equal
  *   HMAC(secret, the `verk_csrf` cookie). A page on another site can make the
  *   browser send the cookie but can neither read it nor compute the HMAC.
- *   Requests the browser marks `Sec-Fetch-Site: cross-site` are refused first.
+ *   Requests the browser marks `Sec-Fetch-Site: cross-site`, or whose `Origin`
+ *   is not this server's, are refused first.
  * - Comparisons of secrets are constant-time (HMACs of both sides compared).
  * - The secret is random per process unless given: a restart then asks forms
  *   to be reloaded and token users to sign in again.
@@ -84,7 +85,7 @@ export class Guard {
 
   /** Whether a POST may change state: not cross-site, and `_csrf` matches the cookie. */
   async allowsPost(request: Request, form: FormData): Promise<boolean> {
-    if (request.headers.get("sec-fetch-site") === "cross-site") return false;
+    if (crossOrigin(request)) return false;
     const seed = cookiesOf(request).get(CSRF_COOKIE);
     const sent = form.get("_csrf");
     if (seed === undefined || typeof sent !== "string") return false;
@@ -216,4 +217,18 @@ export function securityHeaders(nonce: string): Record<string, string> {
 /** A fresh nonce for one response's CSP. */
 export function newNonce(): string {
   return randomHex(16);
+}
+
+/** A request another origin sent: `Sec-Fetch-Site: cross-site`, or an `Origin` not the request's own. */
+function crossOrigin(request: Request): boolean {
+  if (request.headers.get("sec-fetch-site") === "cross-site") return true;
+  const origin = request.headers.get("origin");
+  if (origin === null || origin === "null") return origin === "null";
+  // Behind a proxy the request URL's host may differ: the Host header is what the browser used.
+  const host = request.headers.get("host") ?? new URL(request.url).host;
+  try {
+    return new URL(origin).host !== host;
+  } catch {
+    return true;
+  }
 }

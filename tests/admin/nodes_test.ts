@@ -36,7 +36,7 @@ Deno.test("nodes: a live node is listed with its holder, TTL and in-progress job
     );
     await assert.rejects(admin.nodes.recover("worker-a"), (error: unknown) => {
       assert.ok(error instanceof AdminError);
-      assert.equal(error.field, "nodeId");
+      assert.equal(error.field, "node");
       assert.match(error.message, /is alive/);
       return true;
     });
@@ -139,4 +139,23 @@ Deno.test("nodes: work() reads a process's running jobs from :work (Sidekiq 7) o
   assert.deepEqual(legacy.map((w) => [w.job.job?.class, w.queue]), [["Legacy", "x"]]);
   assert.deepEqual(await admin.nodes.work("nobody:1:cccccccccccc"), []);
   await assert.rejects(admin.nodes.work("has space"), AdminError);
+});
+
+Deno.test("nodes: a holder on this machine whose process is gone is recovered at once, before its key expires", async () => {
+  await using redis = await startRedis();
+  await using db = inspector(redis.url);
+  const exited = new Deno.Command("true").spawn();
+  await exited.status; // a pid that no longer runs
+  await db.set("verk:node:crashed", `${Deno.hostname()}:${exited.pid}:abc`, "PX", 60_000);
+  await db.sadd("verk_nodes", "crashed");
+  await db.sadd("verk:node:crashed:queues", "default");
+  await db.lpush(
+    "inprogress:default:crashed",
+    '{"class":"W","args":[],"jid":"j","queue":"default"}',
+  );
+  await using admin = new Admin({ redisUrl: redis.url });
+  assert.equal(await admin.nodes.recover("crashed"), 1);
+  assert.equal(await db.llen("queue:default"), 1);
+  assert.equal(await db.exists("verk:node:crashed"), 0);
+  assert.equal(await db.sismember("verk_nodes", "crashed"), 0);
 });

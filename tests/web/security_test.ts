@@ -33,6 +33,10 @@ Deno.test("web: a POST without a valid CSRF token is refused with 403 and change
   const crossSite = await session.post("/retries", fields, { "sec-fetch-site": "cross-site" });
   assert.equal(crossSite.status, 403);
   assert.match(await crossSite.text(), /Reload the page and try again/);
+  // So is one from another Origin (browsers without Sec-Fetch-Site still send Origin).
+  const foreign = await session.post("/retries", fields, { origin: "http://evil.example" });
+  assert.equal(foreign.status, 403);
+  await foreign.body?.cancel();
   assert.equal(await db.zcard("retry"), 1, "nothing was deleted");
 
   assert.equal(await session.act("/retries", fields), "/retries?done=deleted&n=1");
