@@ -276,6 +276,7 @@ export class Node {
       "it may crash its worker";
     const info = { errorClass: "PoisonJobError", message: reason, stackLines: [] };
     const fields = await errorFields(
+      text,
       parsed.job,
       info,
       parsed.job.retry_count ?? 0,

@@ -79,18 +79,10 @@ export async function decideFailure(
   const exhausted = failureNumber > maxRetriesOf(job, config.maxRetryCount);
   if (exhausted && job.dead === false) return { action: "drop", retryCount };
 
-  const fields = await errorFields(job, errorInfo(thrown), retryCount, failedAtMs, config);
+  const fields = await errorFields(text, job, errorInfo(thrown), retryCount, failedAtMs, config);
   // As Sidekiq does, also for a dead job: "retry now" from the morgue goes there too.
   if (typeof job.retry_queue === "string" && job.retry_queue !== "") {
     fields.queue = encodeJson(job.retry_queue);
-  }
-  // A Verk 1.x payload: write its args as a real array (Sidekiq's scheduler drops
-  // a job whose args is a string) and its limit as `retry` too (Sidekiq reads no
-  // `max_retry_count`). The array text is Verk's own, so nothing is re-encoded.
-  const stringArgs = argsStringOf(text);
-  if (stringArgs !== undefined) fields.args = stringArgs;
-  if (job.retry === undefined && job.max_retry_count !== undefined) {
-    fields.retry = String(job.max_retry_count);
   }
   const payload = setTopLevelFields(text, fields);
   if (exhausted) return { action: "dead", payload, retryCount };
@@ -111,11 +103,13 @@ function argsStringOf(text: string): string | undefined {
 }
 
 /**
- * The fields Sidekiq's tools read on a failed job, as raw JSON texts for
- * `setTopLevelFields`: error class and message, retry_count, failed_at (first
- * failure) or retried_at, and the compressed backtrace.
+ * The fields Sidekiq's tools read on a failed job of payload `text`, as raw JSON
+ * texts for `setTopLevelFields`: error class and message, retry_count,
+ * failed_at (first failure) or retried_at, the compressed backtrace, and for a
+ * Verk 1.x payload its args as a real array.
  */
 export async function errorFields(
+  text: string,
   job: JobPayload,
   info: ErrorInfo,
   retryCount: number,
@@ -127,6 +121,14 @@ export async function errorFields(
     error_class: JSON.stringify(info.errorClass),
     retry_count: String(retryCount),
   };
+  // A Verk 1.x payload: write its args as a real array (Sidekiq's scheduler drops
+  // a job whose args is a string) and its limit as `retry` too (Sidekiq reads no
+  // `max_retry_count`). The array text is Verk's own, so nothing is re-encoded.
+  const stringArgs = argsStringOf(text);
+  if (stringArgs !== undefined) fields.args = stringArgs;
+  if (job.retry === undefined && job.max_retry_count !== undefined) {
+    fields.retry = String(job.max_retry_count);
+  }
   if (job.failed_at === undefined) fields.failed_at = jsonEpoch(failedAtMs);
   else fields.retried_at = jsonEpoch(failedAtMs);
   const lines = backtraceLines(job, config);

@@ -646,3 +646,25 @@ Deno.test("after Redis loses its script cache (SCRIPT FLUSH), scripts are loaded
   assert.deepEqual(ran.toSorted(), [1, 2, 3, 4]);
   await eventually(async () => (await db.llen("inprogress:default:1")) === 0);
 });
+
+Deno.test("a poison job found in a dead node's list goes to dead as Sidekiq can retry it (Verk string args as an array)", async () => {
+  await using redis = await startRedis();
+  await using db = inspector(redis.url);
+  await db.lpush(
+    "inprogress:default:gone",
+    '{"class":"Crash","args":"[1,{\\"a\\":[]}]","jid":"p1","queue":"default"}',
+  );
+  await db.sadd("verk:node:gone:queues", "default");
+  await db.sadd("verk_nodes", "gone");
+  await db.hset("verk:recoveries", "p1", 3); // it already killed three workers
+  await using verk = testVerk(redis.url, { generateNodeId: true, queues: { other: 1 } });
+  await verk.start();
+  const [member] = await eventually(async () => {
+    const dead = await db.zrange("dead", 0, -1);
+    return dead.length === 1 ? dead : null;
+  });
+  assert.match(member!, /"args":\[1,\{"a":\[\]\}\]/);
+  const job = JSON.parse(member!);
+  assert.equal(job.error_class, "PoisonJobError");
+  assert.equal(await db.llen("queue:default"), 0);
+});
