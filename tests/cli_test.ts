@@ -183,6 +183,13 @@ Deno.test("verk: enqueue, schedule, pause and resume go through a producer Verk"
   assert.equal(badQueue.code, 2);
   assert.match(badQueue.stderr, /invalid queue name "two words": whitespace is not allowed/);
 
+  const typo = await verk(redis.url, ["pause", "mial"]);
+  assert.equal(typo.code, 0, typo.stderr);
+  assert.match(typo.stderr, /no queue named mial is known yet; it will start paused/);
+  const known = await verk(redis.url, ["pause", "mail"]);
+  assert.doesNotMatch(known.stderr, /known yet/);
+  await verk(redis.url, ["resume", "mial"]);
+
   const resumed = await verk(redis.url, ["resume", "mail", "--json"]);
   assert.deepEqual(JSON.parse(resumed.stdout), { queue: "mail", paused: false });
   assert.deepEqual(await db.smembers("verk:paused"), []);

@@ -118,6 +118,10 @@ export async function pause(ctx: Context, paused: boolean): Promise<ExitCode> {
   const name = queueArg(rawName);
   noMoreArgs(extra);
   await withProducer(ctx, (verk) => paused ? verk.pauseQueue(name) : verk.resumeQueue(name));
+  if (paused && !(await ctx.admin.queues.names()).includes(name)) {
+    // Likely a typo: the name stays in verk:paused and a queue created later starts paused.
+    console.error(`verk: note: no queue named ${name} is known yet; it will start paused`);
+  }
   ctx.print(
     { queue: name, paused },
     () => paused ? `paused ${name} on every node` : `resumed ${name} on every node`,
