@@ -144,12 +144,19 @@ export class QueueLoop {
 
   /**
    * Whether the loop's command connection is up, when Redis last answered the
-   * loop, and whether it is busy (every slot taken: it has no reason to ask
-   * Redis for anything until a job ends).
+   * loop, whether it is busy (every slot taken: it has no reason to ask Redis
+   * for anything until a job ends), and whether Redis still says the node id is
+   * ours (if not, it takes no job).
    */
-  health(): { connected: boolean; lastContactAt: Date | undefined; saturated: boolean } {
+  health(): {
+    connected: boolean;
+    lastContactAt: Date | undefined;
+    saturated: boolean;
+    ownsNodeId: boolean;
+  } {
     return {
       connected: this.#commands.status === "ready",
+      ownsNodeId: !this.#evicted,
       lastContactAt: this.#lastContactAt === undefined ? undefined : new Date(this.#lastContactAt),
       saturated: this.#running.size >= this.#concurrency,
     };

@@ -104,6 +104,8 @@ export interface QueueHealth {
   lastContactAt: Date | undefined;
   /** Every slot is taken: the loop has no reason to talk to Redis until a job ends. */
   saturated: boolean;
+  /** Redis says the node id is ours; when not, the loop takes no job (see Node ids). */
+  ownsNodeId: boolean;
   /** running, idle, pausing or paused. */
   status: QueueStatus;
 }
@@ -445,7 +447,7 @@ export class Verk<W extends WorkerRegistry = WorkerRegistry> implements AsyncDis
       queues[queue] = entry;
       const fresh = entry.saturated ||
         (entry.lastContactAt !== undefined && now - entry.lastContactAt.getTime() < STALE_MS);
-      healthy &&= entry.connected && fresh;
+      healthy &&= entry.connected && entry.ownsNodeId && fresh;
     }
     return { healthy, state: this.#state, redis: this.#producer.status === "ready", queues };
   }

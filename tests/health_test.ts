@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { spawnChild } from "./_helpers/process.ts";
 import { eventually, startRedis } from "./_helpers/redis.ts";
-import { testVerk } from "./_helpers/verk.ts";
+import { inspector, testVerk } from "./_helpers/verk.ts";
 
 Deno.test("health() turns unhealthy while Redis is down and healthy again once it is back", async () => {
   await using redis = await startRedis({ appendOnly: true });
@@ -37,4 +37,29 @@ Deno.test("deno task worker answers health probes on VERK_HEALTH_PORT", async ()
   assert.deepEqual(Object.keys(report.queues).sort(), ["default", "priority"]);
   worker.process.kill("SIGTERM");
   assert.equal((await worker.status).code, 0);
+});
+
+Deno.test("a node whose id another process took reports unhealthy, and healthy again once it rejoins", async () => {
+  await using redis = await startRedis();
+  await using db = inspector(redis.url);
+  await using verk = testVerk(redis.url, {
+    nodeId: "contested",
+    heartbeat: 200,
+    queues: { default: 1 },
+  });
+  await verk.start();
+  await eventually(() => verk.health().healthy);
+  const takeover = setInterval(
+    () => db.set("verk:node:contested", "elsewhere:1:x", "PX", 400),
+    100,
+  );
+  try {
+    await eventually(() =>
+      !verk.health().healthy && verk.health().queues.default?.ownsNodeId === false
+    );
+  } finally {
+    clearInterval(takeover);
+  }
+  await db.del("verk:node:contested");
+  await eventually(() => verk.health().healthy, { message: "rejoined once the id was free" });
 });
