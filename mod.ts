@@ -19,15 +19,8 @@
  * ```
  * @module
  */
-export {
-  type HealthReport,
-  type JobFor,
-  type NodeStats,
-  type QueueHealth,
-  type QueueStats,
-  Verk,
-  type VerkInit,
-} from "./src/verk.ts";
+export { type JobFor, Verk, type VerkInit } from "./src/verk.ts";
+export type { HealthReport, NodeStats, QueueHealth, QueueStats } from "./src/reports.ts";
 export type { QueueStatus } from "./src/queue_loop.ts";
 export type {
   EventFilter,
