@@ -8,7 +8,7 @@ import { queueNameError } from "./config.ts";
 import { JobValidationError, RedisUnavailableError, VerkError } from "./errors.ts";
 import { encodeNewJob, newJid } from "./job.ts";
 import * as keys from "./keys.ts";
-import type { Redis } from "./redis.ts";
+import { type Redis, replyValues, whenReady } from "./redis.ts";
 import { type TimeInput, toEpochMs } from "./worker.ts";
 
 /**
@@ -217,7 +217,7 @@ export class Client {
         }
         const multi = this.#redis.multi().sadd(keys.QUEUES, ...byQueue.keys());
         for (const [queue, list] of byQueue) multi.lpush(keys.queueKey(queue), ...list);
-        batches.push(multi.exec().then(checkExec));
+        batches.push(multi.exec().then(replyValues));
       }
       return Promise.all(batches);
     });
@@ -260,34 +260,11 @@ export class Client {
     if (this.#closed) throw new VerkError(`${operation}: this Verk has been stopped`);
     const timeout = this.#config.enqueueTimeout;
     try {
-      await ready(this.#redis, timeout);
+      await whenReady(this.#redis, timeout);
       return await command();
     } catch (error) {
       if (error instanceof Error && error.name === "ReplyError") throw error;
       throw new RedisUnavailableError(operation, timeout, { cause: error });
     }
-  }
-}
-
-/** Throws the first error a MULTI reported for one of its commands (e.g. WRONGTYPE). */
-function checkExec(results: [Error | null, unknown][] | null): void {
-  for (const [error] of results ?? []) if (error) throw error;
-}
-
-/** Resolves once the connection is ready, or rejects after `timeoutMs`. */
-export async function ready(redis: Redis, timeoutMs: number): Promise<void> {
-  if (redis.status === "ready") return;
-  if (redis.status === "wait") redis.connect().catch(() => {});
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  let onReady: (() => void) | undefined;
-  try {
-    await new Promise<void>((resolve, reject) => {
-      onReady = resolve;
-      redis.once("ready", onReady);
-      timer = setTimeout(() => reject(new Error(`not connected after ${timeoutMs} ms`)), timeoutMs);
-    });
-  } finally {
-    clearTimeout(timer);
-    if (onReady) redis.off("ready", onReady);
   }
 }

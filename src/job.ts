@@ -303,6 +303,23 @@ export function epochMsOf(value: number): number {
   return value > 1e11 ? value : value * 1000;
 }
 
+/**
+ * JSON.stringify that writes `bigint` as exact integers, for reports (the CLI's
+ * `--json`): unlike {@link encodeJson} it lets dates become ISO strings.
+ *
+ * @example
+ * ```ts
+ * jsonWithBigInts({ n: 12345678901234567890n, at: new Date(0) });
+ * // {"n":12345678901234567890,"at":"1970-01-01T00:00:00.000Z"}
+ * ```
+ */
+export function jsonWithBigInts(value: unknown): string {
+  return JSON.stringify(
+    value,
+    (_key, item) => typeof item === "bigint" ? rawJSON(String(item)) : item,
+  );
+}
+
 /** Thrown inside the replacer; turned into a TypeError naming the path. */
 const UNENCODABLE = Symbol("unencodable");
 

@@ -65,8 +65,8 @@ interface RunningJob {
   startedAt: number;
   /** The loop's generation when the job began: a job of an older one was detached. */
   generation: number;
-  /** `<queue>:<counter>`: unique on this node while the job runs (Sidekiq's "tid"). */
-  id: string;
+  /** A counter, unique in this loop: the job's id on Sidekiq's Busy page is built from it. */
+  seq: number;
   /** The payload text, once decoded. */
   text?: string;
 }
@@ -239,8 +239,10 @@ export class QueueLoop {
   /** The jobs running now, with their payload text and start time. */
   runningJobs(): RunningJobInfo[] {
     const jobs: RunningJobInfo[] = [];
-    for (const { id, text, startedAt } of this.#running) {
-      if (text !== undefined) jobs.push({ id, payload: text, startedAt });
+    for (const { seq, text, startedAt } of this.#running) {
+      if (text !== undefined) {
+        jobs.push({ id: `${this.queue}:${seq.toString(36)}`, payload: text, startedAt });
+      }
     }
     return jobs;
   }
@@ -431,7 +433,7 @@ export class QueueLoop {
       raw,
       startedAt: Date.now(),
       generation: this.#generation,
-      id: `${this.queue}:${(this.#nextId++).toString(36)}`,
+      seq: this.#nextId++,
     };
     this.#running.add(entry);
     this.#run(entry).finally(() => {

@@ -121,3 +121,47 @@ export function isConnectionError(error: unknown): boolean {
   if (error.name === "ReplyError") return /^(LOADING|BUSY|MASTERDOWN|READONLY)/.test(error.message);
   return true;
 }
+
+/** Waits in progress, per connection, so many callers share one set of listeners. */
+const readiness = new WeakMap<Redis, Promise<void>>();
+
+/**
+ * Resolves once the connection is ready (dialling it when it was never used);
+ * rejects at its first connection error or after `timeoutMs`, whichever comes
+ * first, so callers waiting for an answer fail fast while Redis is away.
+ */
+export function whenReady(connection: Redis, timeoutMs: number): Promise<void> {
+  if (connection.status === "ready") return Promise.resolve();
+  let waiting = readiness.get(connection);
+  if (waiting === undefined) {
+    waiting = new Promise<void>((resolve, reject) => {
+      const done = (error?: Error) => {
+        clearTimeout(timer);
+        connection.off("ready", onReady);
+        connection.off("error", onError);
+        readiness.delete(connection);
+        if (error) reject(error);
+        else resolve();
+      };
+      const onReady = () => done();
+      const onError = (error: Error) => done(error);
+      const timer = setTimeout(
+        () => done(new Error(`not connected after ${timeoutMs} ms`)),
+        timeoutMs,
+      );
+      connection.once("ready", onReady);
+      connection.once("error", onError);
+      if (connection.status === "wait") connection.connect().catch(() => {});
+    });
+    readiness.set(connection, waiting);
+  }
+  return waiting;
+}
+
+/** The values of a pipeline's or MULTI's replies; the first per-command error (WRONGTYPE …) is thrown. */
+export function replyValues(replies: [Error | null, unknown][] | null): unknown[] {
+  return (replies ?? []).map(([error, value]) => {
+    if (error) throw error;
+    return value;
+  });
+}

@@ -8,7 +8,7 @@
 import { backoffDelay } from "./backoff.ts";
 import { type Config, queueNameError, resolveConfig, type VerkOptions } from "./config.ts";
 import { VerkError } from "./errors.ts";
-import { Client, type JobInput, ready } from "./client.ts";
+import { Client, type JobInput } from "./client.ts";
 import { loggerFor, messageOf } from "./log.ts";
 import { randomHex } from "./holder.ts";
 import { Node } from "./node.ts";
@@ -22,6 +22,7 @@ import {
   disconnect,
   type Redis,
   type RedisOptions,
+  whenReady,
 } from "./redis.ts";
 import { Scheduler } from "./scheduler.ts";
 import { sleep } from "./timers.ts";
@@ -446,7 +447,7 @@ export class Verk<W extends WorkerRegistry = WorkerRegistry> implements AsyncDis
   async #waitForRedis(): Promise<void> {
     for (let attempt = 1; !this.#stopping.signal.aborted; attempt++) {
       try {
-        await ready(this.#producer, this.config.enqueueTimeout);
+        await whenReady(this.#producer, this.config.enqueueTimeout);
         if (attempt > 1) logger.info("connected to Redis");
         return;
       } catch (error) {

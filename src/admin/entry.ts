@@ -7,7 +7,7 @@
 import { queueNameError } from "../config.ts";
 import { AdminError, RedisUnavailableError } from "../errors.ts";
 import { type JobPayload, parseJob } from "../job.ts";
-import type { Redis } from "../redis.ts";
+import { type Redis, whenReady } from "../redis.ts";
 
 /**
  * One job as stored in a queue, an in-progress list or a sorted set. `payload`
@@ -166,39 +166,14 @@ export function containing(text: string): string {
  * connection's command timeout) instead of waiting for Redis to come back.
  */
 export async function connected(redis: Redis): Promise<Redis> {
-  if (redis.status === "ready") return redis;
   if (redis.status === "end") throw new AdminError("admin", "is closed");
   const timeout = redis.options.commandTimeout ?? 5_000;
-  let cleanup = () => {};
   try {
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new Error(`not connected after ${timeout} ms`)),
-        timeout,
-      );
-      cleanup = () => {
-        clearTimeout(timer);
-        redis.off("ready", resolve);
-        redis.off("error", reject);
-      };
-      redis.once("ready", resolve);
-      redis.once("error", reject);
-      if (redis.status === "wait") redis.connect().catch(() => {});
-    });
+    await whenReady(redis, timeout);
   } catch (error) {
     throw new RedisUnavailableError("admin", timeout, { cause: error });
-  } finally {
-    cleanup();
   }
   return redis;
-}
-
-/** The values of a pipeline's or MULTI's replies; the first error is thrown. */
-export function values(replies: [Error | null, unknown][] | null): unknown[] {
-  return (replies ?? []).map(([error, value]) => {
-    if (error) throw error;
-    return value;
-  });
 }
 
 /** Every key matching `pattern` (and of `type`, if given), by SCAN: never blocks Redis as KEYS would. */

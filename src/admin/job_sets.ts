@@ -15,7 +15,7 @@ import { resolveConfig } from "../config.ts";
 import { AdminError } from "../errors.ts";
 import { jsonEpoch, setTopLevelFields } from "../job.ts";
 import * as keys from "../keys.ts";
-import type { Redis } from "../redis.ts";
+import { type Redis, replyValues } from "../redis.ts";
 import { type DueMove, enqueueDue, settle } from "../scripts.ts";
 import {
   checkJid,
@@ -27,7 +27,6 @@ import {
   pageRange,
   type SetEntry,
   setEntryOf,
-  values,
 } from "./entry.ts";
 
 /** Members moved per script call by `retryAll`. */
@@ -119,7 +118,7 @@ export class JobSet {
     const multi = redis.multi().zcard(this.name);
     if (this.name === keys.DEAD) multi.zrange(this.name, range.start, stop, "REV", "WITHSCORES");
     else multi.zrange(this.name, range.start, stop, "WITHSCORES");
-    const [total, flat] = values(await multi.exec()) as [number, string[]];
+    const [total, flat] = replyValues(await multi.exec()) as [number, string[]];
     return pageOf(pairs(flat), range, total);
   }
 

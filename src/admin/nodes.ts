@@ -9,10 +9,10 @@
 import { AdminError } from "../errors.ts";
 import { epochMsOf } from "../job.ts";
 import * as keys from "../keys.ts";
-import type { Redis } from "../redis.ts";
+import { type Redis, replyValues } from "../redis.ts";
 import { holderIsGone } from "../holder.ts";
 import { recoverNode, releaseNode } from "../scripts.ts";
-import { checkQueue, connected, entryOf, type JobEntry, values } from "./entry.ts";
+import { checkQueue, connected, entryOf, type JobEntry } from "./entry.ts";
 
 /**
  * A Verk node registered in `verk_nodes`.
@@ -146,7 +146,7 @@ export class AdminNodes {
     for (const id of ids) {
       pipeline.get(keys.nodeKey(id)).pttl(keys.nodeKey(id)).smembers(keys.nodeQueuesKey(id));
     }
-    const replies = values(await pipeline.exec());
+    const replies = replyValues(await pipeline.exec());
     const nodes = ids.map((id, i): NodeInfo => {
       const holder = replies[3 * i] as string | null;
       const ttl = replies[3 * i + 1] as number;
@@ -160,7 +160,7 @@ export class AdminNodes {
     for (const node of nodes) {
       for (const queue in node.inProgress) lengths.llen(keys.inProgressKey(queue, node.id));
     }
-    const counts = values(await lengths.exec()) as number[];
+    const counts = replyValues(await lengths.exec()) as number[];
     let at = 0;
     for (const node of nodes) {
       for (const queue in node.inProgress) node.inProgress[queue] = counts[at++]!;
@@ -180,7 +180,7 @@ export class AdminNodes {
       : [checkQueue(queue)];
     const pipeline = redis.pipeline();
     for (const name of queues) pipeline.lrange(keys.inProgressKey(name, nodeId), 0, -1);
-    const lists = values(await pipeline.exec()) as string[][];
+    const lists = replyValues(await pipeline.exec()) as string[][];
     return queues.map((name, i) => ({ nodeId, queue: name, jobs: lists[i]!.map(entryOf) }));
   }
 
@@ -224,7 +224,7 @@ export class AdminNodes {
     checkNodeId(identity);
     const redis = await connected(this.#redis);
     const [workers, work] = keys.processWorkKeys(identity);
-    const [old, current] = values(
+    const [old, current] = replyValues(
       await redis.pipeline().hgetall(workers).hgetall(work).exec(),
     ) as Record<string, string>[];
     const hash = Object.keys(current ?? {}).length > 0 ? current! : old ?? {};
@@ -241,7 +241,7 @@ export class AdminNodes {
     if (identities.length === 0) return [];
     const pipeline = redis.pipeline();
     for (const identity of identities) pipeline.hmget(identity, "info", "busy", "beat", "quiet");
-    const replies = values(await pipeline.exec()) as (string | null)[][];
+    const replies = replyValues(await pipeline.exec()) as (string | null)[][];
     return identities.map((identity, i) => processOf(identity, replies[i]!));
   }
 }

@@ -9,7 +9,7 @@
  */
 import { epochMsOf } from "../job.ts";
 import * as keys from "../keys.ts";
-import type { Redis } from "../redis.ts";
+import { type Redis, replyValues } from "../redis.ts";
 import {
   checkJid,
   checkQueue,
@@ -21,7 +21,6 @@ import {
   type PageOptions,
   pageRange,
   scanKeys,
-  values,
 } from "./entry.ts";
 
 /** How many list elements a search reads per round trip. */
@@ -90,7 +89,7 @@ export class AdminQueues {
       pipeline.llen(keys.queueKey(name)).lindex(keys.queueKey(name), -1);
       pipeline.sismember(keys.PAUSED, name);
     }
-    const replies = values(await pipeline.exec());
+    const replies = replyValues(await pipeline.exec());
     const now = Date.now();
     return names.map((name, i) => ({
       name,

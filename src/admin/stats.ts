@@ -7,8 +7,8 @@
  */
 import { AdminError } from "../errors.ts";
 import * as keys from "../keys.ts";
-import type { Redis } from "../redis.ts";
-import { connected, scanKeys, values } from "./entry.ts";
+import { type Redis, replyValues } from "../redis.ts";
+import { connected, scanKeys } from "./entry.ts";
 import type { AdminQueues } from "./queues.ts";
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -115,7 +115,7 @@ export class AdminStats {
       .scard(keys.NODES)
       .scard(keys.PROCESSES);
     for (const name of names) pipeline.llen(keys.queueKey(name));
-    const [processed, failed, scheduled, retries, dead, nodes, processes, ...sizes] = values(
+    const [processed, failed, scheduled, retries, dead, nodes, processes, ...sizes] = replyValues(
       await pipeline.exec(),
     );
     const queues = Object.fromEntries(names.map((name, i) => [name, sizes[i] as number]));

@@ -3,7 +3,7 @@
  * "in 2 h"), short cells. Pure functions; `--json` output does not pass here.
  * @module
  */
-import { encodeJson, type JobPayload } from "../job.ts";
+import { encodeJson, type JobPayload, jsonWithBigInts } from "../job.ts";
 
 /** Longest cell in a table; longer text is cut with "…". */
 const MAX_CELL = 48;
@@ -80,12 +80,5 @@ export function fields(entries: readonly (readonly [string, string])[]): string 
   return entries.map(([name, value]) => `${name.padEnd(width)}  ${value}`).join("\n");
 }
 
-const rawJSON = (JSON as unknown as { rawJSON(text: string): unknown }).rawJSON;
-
 /** One line of JSON for `--json`: dates as ISO strings, big integers exact. */
-export function json(value: unknown): string {
-  return JSON.stringify(
-    value,
-    (_key, item) => typeof item === "bigint" ? rawJSON(String(item)) : item,
-  );
-}
+export const json = jsonWithBigInts;
